@@ -1,0 +1,122 @@
+"""House rules for every notebook in book/, checked on the committed files.
+
+nbval re-runs the notebooks; these tests check what nbval does not: that they
+were executed and stored cleanly, and that they follow the book's conventions.
+"""
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tools.notebooks import COLAB_GPU, KERNELSPEC, book_notebooks, setup_cell_source
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = book_notebooks()
+IGNORE = "# NBVAL_IGNORE_OUTPUT"
+
+Notebook = dict[str, Any]
+
+
+def load(path: Path) -> Notebook:
+    return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def code_cells(nb: Notebook) -> list[dict[str, Any]]:
+    return [c for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def source(cell: dict[str, Any]) -> str:
+    return "".join(cell["source"])
+
+
+def ignored(cell: dict[str, Any]) -> bool:
+    return source(cell).lstrip().startswith(IGNORE)
+
+
+def test_the_book_has_notebooks() -> None:
+    assert NOTEBOOKS, "no notebooks found under book/"
+
+
+params = pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+
+
+@params
+def test_starts_with_the_shared_setup_cell(path: Path) -> None:
+    first = source(code_cells(load(path))[0])
+    assert first == setup_cell_source(), "run `make execute` to stamp the setup cell"
+
+
+def test_setup_cell_and_launch_buttons_agree_with_config() -> None:
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    url, branch = config["repository"]["url"], config["repository"]["branch"]
+    cell = setup_cell_source()
+    assert f"git+{url}@{branch}" in cell
+    assert '"google.colab" in sys.modules' in cell
+    # Reinstalling or pinning torch or numpy forces a restart of the Colab runtime.
+    assert not re.search(r"\b(torch|numpy)\b[^\n]*[=<>]", cell)
+    assert "-e" not in cell.split(), "editable installs need a runtime restart on Colab"
+
+
+@params
+def test_plain_python3_kernel_and_clean_metadata(path: Path) -> None:
+    nb = load(path)
+    assert nb["metadata"]["kernelspec"] == KERNELSPEC
+    assert nb["metadata"]["language_info"] == {"name": "python"}, "no interpreter version"
+    for cell in nb["cells"]:
+        assert set(cell["metadata"]) <= {"tags", "mystnb", "editable", "deletable"}, (
+            "timestamps or editor state in cell metadata; regenerate with `make execute`"
+        )
+
+
+@params
+def test_executed_top_to_bottom(path: Path) -> None:
+    counts = [c["execution_count"] for c in code_cells(load(path)) if source(c).strip()]
+    assert None not in counts, "unexecuted cells are not compared by nbval"
+    assert counts == list(range(counts[0], counts[0] + len(counts))), "executed out of order"
+
+
+@params
+def test_stored_outputs_are_comparable_and_clean(path: Path) -> None:
+    machine_paths = [str(ROOT), os.path.expanduser("~"), "site-packages"]
+    for i, cell in enumerate(code_cells(load(path))):
+        for out in cell["outputs"]:
+            where = f"code cell {i}"
+            assert out["output_type"] != "error", f"{where} stores an error"
+            data = out.get("data", {})
+            # nbval compares SVG and HTML as text, which changes between versions.
+            assert "image/svg+xml" not in data, f"{where}: keep figures PNG"
+            if not ignored(cell):
+                assert "text/html" not in data, f"{where}: HTML repr in a checked cell"
+                assert out.get("name") != "stderr", f"{where}: stderr in a checked cell"
+            text = "".join(out.get("text", "")) + "".join(data.get("text/plain", ""))
+            assert not re.search(r"\w+Warning\b", text), f"{where}: a warning leaked out"
+            for p in machine_paths:
+                assert p not in text, f"{where}: shows a machine path"
+
+
+@params
+def test_ignored_outputs_are_followed_by_an_assertion(path: Path) -> None:
+    cells = code_cells(load(path))
+    for i, cell in enumerate(cells):
+        if ignored(cell):
+            following = source(cells[i + 1]) if i + 1 < len(cells) else ""
+            assert re.search(r"^\s*assert\b", following, re.M), (
+                f"code cell {i} ignores its output but the next cell asserts nothing"
+            )
+
+
+@params
+def test_seeds_and_picks_its_device_through_pr_utils(path: Path) -> None:
+    nb = load(path)
+    code = "\n".join(source(c) for c in code_cells(nb))
+    assert "seed_everything(" in code
+    assert not re.search(r"""torch\.device\(\s*["']cuda""", code), "use pr_utils.get_device()"
+    assert ".cuda()" not in code, "use .to(device)"
+    if "get_device(" in code:
+        for key, value in COLAB_GPU.items():
+            assert nb["metadata"].get(key) == value, "notebooks on a device ask Colab for a GPU"

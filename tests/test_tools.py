@@ -1,0 +1,58 @@
+"""The authoring command that regenerates notebook outputs."""
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from tools.notebooks import (
+    COLAB_GPU,
+    KERNELSPEC,
+    clean,
+    problems,
+    setup_cell_source,
+    stamp_setup_cell,
+)
+
+
+def test_stamp_inserts_the_setup_cell_after_the_title() -> None:
+    nb = new_notebook(cells=[new_markdown_cell("# Title"), new_code_cell("x = 1")])
+    stamp_setup_cell(nb)
+    assert nb.cells[1].source == setup_cell_source()
+    assert nb.cells[2].source == "x = 1"
+
+
+def test_stamp_replaces_an_outdated_setup_cell_in_place() -> None:
+    old = setup_cell_source().replace("@main", "@old-branch")
+    nb = new_notebook(cells=[new_markdown_cell("# T"), new_code_cell(old), new_code_cell("y")])
+    stamp_setup_cell(nb)
+    assert [c.source for c in nb.cells[1:]] == [setup_cell_source(), "y"]
+
+
+def test_clean_drops_timestamps_versions_and_editor_state() -> None:
+    cell = new_code_cell("import pr_utils\ndevice = pr_utils.get_device()")
+    cell.metadata = {"execution": {"iopub.status.busy": "2026-01-01"}, "tags": ["hide-input"]}
+    nb = new_notebook(cells=[cell])
+    nb.metadata = {"kernelspec": {"name": "conda-env-x"}, "language_info": {"version": "3.11.7"}}
+    clean(nb)
+    assert nb.metadata["kernelspec"] == KERNELSPEC
+    assert nb.metadata["language_info"] == {"name": "python"}
+    assert nb.metadata["accelerator"] == COLAB_GPU["accelerator"]
+    assert nb.cells[0].metadata == {"tags": ["hide-input"]}
+    nbformat.validate(nb)
+
+
+def test_clean_gives_no_gpu_metadata_to_notebooks_without_a_device() -> None:
+    nb = clean(new_notebook(cells=[new_code_cell("print(1)")]))
+    assert "accelerator" not in nb.metadata
+
+
+def test_problems_reports_errors_and_leaked_warnings() -> None:
+    warn = new_output("stream", name="stderr", text="UserWarning: something\n")
+    err = new_output("error", ename="ValueError", evalue="bad", traceback=[])
+    ok = new_output("stream", name="stdout", text="fine\n")
+    nb = new_notebook(cells=[new_code_cell("a", outputs=[warn]), new_code_cell("b", outputs=[err]),
+                             new_code_cell("c", outputs=[ok])])
+    found = problems(nb)
+    assert found == [
+        "code cell 0: a warning leaked into the output",
+        "code cell 1: error ValueError",
+    ]

@@ -1,0 +1,1 @@
+"""Authoring tools for the book: re-execute notebooks cleanly, time them."""

@@ -1,0 +1,184 @@
+"""Re-execute the book's notebooks in place with clean metadata, or time them.
+
+    python -m tools.notebooks execute [NOTEBOOK ...]    # `make execute`
+    python -m tools.notebooks benchmark [NOTEBOOK ...]  # `make benchmark`
+
+``execute`` is the only way outputs should be regenerated: it stamps the shared
+setup cell (from the repository URL in ``_config.yml``), runs every cell in a
+fresh ``python3`` kernel from ``book/``, and writes the notebook back with
+canonical metadata (no timestamps, no machine paths, the plain kernelspec), so
+that a diff shows only what really changed. ``benchmark`` runs the notebooks
+without writing them and prints a table of wall-clock times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import yaml
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+CELL_TIMEOUT_S = 600
+BUDGET_S = 180  # per notebook, on 2 CPU cores
+
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+COLAB_GPU = {"accelerator": "GPU", "colab": {"gpuType": "T4", "provenance": []}}
+CELL_METADATA_KEEP = ("tags", "mystnb", "editable", "deletable")
+
+SETUP_CELL = '''\
+# Setup, the same first cell in every notebook. On Google Colab it installs what
+# the runtime lacks (GPyTorch, MONAI and this book's helpers, pr_utils) and keeps
+# Colab's own PyTorch and NumPy; run locally (see the README) it does nothing.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "{requirement}"],
+        check=True,
+    )'''
+
+
+def repository() -> tuple[str, str]:
+    """The repository URL and branch, from their one home in ``_config.yml``."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    repo = config["repository"]
+    return str(repo["url"]).rstrip("/"), str(repo["branch"])
+
+
+def setup_cell_source() -> str:
+    """The setup cell every notebook starts with, for this repository and branch."""
+    url, branch = repository()
+    return SETUP_CELL.format(requirement=f"pr-utils @ git+{url}@{branch}")
+
+
+def book_notebooks() -> list[Path]:
+    """Every notebook under ``book/``, sorted."""
+    return sorted(p for p in BOOK.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+def uses_device(nb: nbformat.NotebookNode) -> bool:
+    """Whether a notebook puts work on a device, and so wants a GPU in Colab."""
+    return any(
+        c.cell_type == "code" and re.search(r"\bget_device\(", c.source) for c in nb.cells
+    )
+
+
+def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Canonical metadata: plain kernelspec, no versions, timestamps or paths."""
+    meta: dict[str, Any] = {
+        "kernelspec": dict(KERNELSPEC),
+        "language_info": {"name": "python"},
+    }
+    if uses_device(nb):
+        meta.update(COLAB_GPU)
+    nb.metadata = nbformat.from_dict(meta)
+    for cell in nb.cells:
+        cell.metadata = nbformat.from_dict(
+            {k: v for k, v in cell.metadata.items() if k in CELL_METADATA_KEEP}
+        )
+        if cell.cell_type == "code":
+            for out in cell.outputs:
+                out.get("metadata", {}).pop("execution", None)
+    return nb
+
+
+def stamp_setup_cell(nb: nbformat.NotebookNode) -> None:
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    source = setup_cell_source()
+    if code and code[0].source.startswith("# Setup, the same first cell"):
+        code[0].source = source
+    else:  # a new notebook: insert it after the title cell
+        index = 1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0
+        nb.cells.insert(index, nbformat.v4.new_code_cell(source))
+
+
+def run(nb: nbformat.NotebookNode, path: Path) -> float:
+    """Execute ``nb`` from the notebook's folder; return the wall time in seconds."""
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    client = NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=CELL_TIMEOUT_S,
+        record_timing=False,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    start = time.perf_counter()
+    client.execute()
+    return time.perf_counter() - start
+
+
+def problems(nb: nbformat.NotebookNode) -> list[str]:
+    """What a reader must not see in stored outputs: errors and leaked warnings."""
+    found = []
+    for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        for out in cell.outputs:
+            text = out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
+            if out.output_type == "error":
+                found.append(f"code cell {i}: error {out.ename}")
+            elif re.search(r"\w+Warning\b", text):
+                found.append(f"code cell {i}: a warning leaked into the output")
+    return found
+
+
+def execute(paths: list[Path]) -> int:
+    status = 0
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        stamp_setup_cell(nb)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        seconds = run(nb, path)
+        clean(nb)
+        nbformat.validate(nb)
+        nbformat.write(nb, path)
+        issues = problems(nb)
+        print(f"{path.relative_to(ROOT)}: executed in {seconds:.1f} s", flush=True)
+        for issue in issues:
+            print(f"  {issue}", file=sys.stderr)
+        status |= bool(issues)
+    return status
+
+
+def benchmark(paths: list[Path]) -> int:
+    rows = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        rows.append((str(path.relative_to(ROOT)), run(nb, path)))
+    width = max(len(name) for name, _ in rows)
+    threads = os.cpu_count()
+    print(f"\n{'notebook':<{width}}  seconds  budget {BUDGET_S} s  ({threads} CPU cores)")
+    print(f"{'-' * width}  -------  ----------")
+    for name, seconds in rows:
+        verdict = "ok" if seconds <= BUDGET_S else "OVER"
+        print(f"{name:<{width}}  {seconds:7.1f}  {verdict}")
+    total = sum(s for _, s in rows)
+    print(f"{'total':<{width}}  {total:7.1f}")
+    return int(any(s > BUDGET_S for _, s in rows))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["execute", "benchmark"])
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: all of book/")
+    args = parser.parse_args(argv)
+    paths = [p.resolve() for p in args.notebooks] or book_notebooks()
+    for p in paths:
+        if p.suffix != ".ipynb" or not p.is_file():
+            parser.error(f"not a notebook: {p}")
+    return execute(paths) if args.command == "execute" else benchmark(paths)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
