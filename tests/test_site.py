@@ -1,0 +1,187 @@
+"""Browser test of the built site: open every page in headless Chromium.
+
+Runs after `make book`. Checks that equations are typeset (no raw `$$` left),
+every image loaded, each notebook page's Colab button points at that notebook in
+the repository, and no internal link is broken; saves a screenshot of one page
+to `_build/screenshots/` for review. Under CI it must run; on a machine without
+Chromium or without a built site it skips and says why.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urlparse
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "_build" / "html"
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REDIRECT = re.compile(r'http-equiv="refresh" content="0; url=([^"]+)"', re.I)
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# Visible text outside code, maths and scripts: where a raw `$$` would be a bug.
+VISIBLE_TEXT_JS = """() => {
+  const skip = new Set(['PRE', 'CODE', 'SCRIPT', 'STYLE', 'MJX-CONTAINER', 'TEXTAREA']);
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, {
+    acceptNode(node) {
+      for (let el = node.parentElement; el; el = el.parentElement)
+        if (skip.has(el.tagName)) return NodeFilter.FILTER_REJECT;
+      return NodeFilter.FILTER_ACCEPT;
+    }
+  });
+  let text = '';
+  while (walker.nextNode()) text += walker.currentNode.nodeValue;
+  return text;
+}"""
+
+
+def unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason} (under CI the browser test must run)")
+    pytest.skip(reason)
+
+
+def chromium_path() -> str | None:
+    names = ("chromium", "chromium-browser", "google-chrome")
+    return next((p for p in map(shutil.which, names) if p), None)
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def base_url() -> Iterator[str]:
+    if not (SITE / "index.html").is_file():
+        unavailable("the site is not built: run `make book` first")
+    handler = functools.partial(QuietHandler, directory=str(SITE))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    executable = chromium_path()
+    if executable is None:
+        unavailable("Chromium not found: install Debian's `chromium` package to run this test")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("playwright is not installed: `pip install -e .[test]`")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def pages() -> list[str]:
+    if not SITE.is_dir():
+        return ["index.html"]
+    html = (p for p in SITE.rglob("*.html") if "_static" not in p.parts)
+    return sorted(str(p.relative_to(SITE)) for p in html)
+
+
+def notebook_pages() -> dict[str, str]:
+    """Site page -> notebook path in the repository, for every notebook in the book."""
+    return {
+        str(nb.relative_to(ROOT).with_suffix(".html")): str(nb.relative_to(ROOT))
+        for nb in (ROOT / "book").rglob("*.ipynb")
+        if ".ipynb_checkpoints" not in nb.parts
+    }
+
+
+def anchor_exists(target: Path, fragment: str) -> bool:
+    html = target.read_text(encoding="utf-8")
+    return f'id="{fragment}"' in html or f'name="{fragment}"' in html
+
+
+@pytest.mark.parametrize("page_path", pages())
+def test_page(browser, base_url: str, page_path: str) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    redirect = REDIRECT.search((SITE / page_path).read_text(encoding="utf-8"))
+    if redirect:  # the root index.html only forwards to the first page
+        target = redirect.group(1)
+        assert (SITE / page_path).parent.joinpath(target).is_file(), f"redirect to {target}"
+        page.goto(base_url + page_path)
+        page.wait_for_url(f"**/{target}")
+        page.close()
+        return
+    page.goto(base_url + page_path, wait_until="load")
+
+    # Equations: MathJax has run and typeset every math element.
+    if page.evaluate("() => document.querySelectorAll('.math').length") > 0:
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+        page.evaluate("() => MathJax.startup.promise")
+        untypeset = page.evaluate(
+            "() => Array.from(document.querySelectorAll('.math'))"
+            ".filter(el => !el.querySelector('mjx-container')).map(el => el.textContent)"
+        )
+        assert not untypeset, f"math not typeset: {untypeset[:3]}"
+    assert "$$" not in page.evaluate(VISIBLE_TEXT_JS), "raw $$ left in the page text"
+
+    # Images: every one loaded.
+    broken = page.evaluate(
+        "() => Array.from(document.images)"
+        ".filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+    )
+    assert not broken, f"images that did not load: {broken}"
+
+    # Colab button on notebook pages: this notebook, this repository, this branch.
+    hrefs: list[str] = page.evaluate("() => Array.from(document.links).map(a => a.href)")
+    colab = [h for h in hrefs if h.startswith("https://colab.research.google.com/")]
+    notebook = notebook_pages().get(page_path)
+    if notebook is not None:
+        config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+        repo = urlparse(config["repository"]["url"]).path.strip("/")
+        branch = config["repository"]["branch"]
+        expected = f"https://colab.research.google.com/github/{repo}/blob/{branch}/{notebook}"
+        assert colab == [expected], f"Colab links {colab}, expected [{expected}]"
+        assert (ROOT / notebook).is_file()
+    else:
+        assert not colab, "a Colab button on a page that is no notebook"
+
+    # Internal links: the target file and, where there is one, the anchor exist.
+    dead = []
+    for href in hrefs:
+        if not href.startswith(base_url):
+            continue
+        url, fragment = urldefrag(href)
+        fragment = unquote(fragment)
+        rel = unquote(url[len(base_url) :]) or "index.html"
+        target = SITE / rel
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_file():
+            dead.append(href)
+        elif fragment and target.suffix == ".html" and not anchor_exists(target, fragment):
+            dead.append(href)
+    assert not dead, f"broken internal links: {sorted(set(dead))}"
+    assert not errors, f"JavaScript errors: {errors}"
+
+    if page_path == "book/how_to_use.html":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "how_to_use.png"), full_page=True)
+    page.close()
