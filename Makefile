@@ -1,0 +1,56 @@
+# The two commands of the README, `make book` and `make test`, and the authoring
+# helpers. Every target creates the virtual environment in .venv first.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch is installed first, pinned to a release that exists as a CPU build here;
+# otherwise pip resolves pr_utils' `torch>=2.2` to a multi-GB CUDA build. Elsewhere:
+#   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
+NBVAL_FLAGS := --nbval --nbval-current-env --nbval-cell-timeout=600 \
+	--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+NB ?=
+
+.PHONY: install book test lint unit nbval execute benchmark clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	touch $@
+
+install: $(BIN)/.installed
+
+## make book: install, then build the site from the stored notebook outputs
+book: install
+	$(BIN)/jupyter-book build . --all -W -n --keep-going
+	@echo "Site built: open $(CURDIR)/_build/html/index.html"
+
+## make test: install, build the site, lint, unit and browser tests, re-run every notebook
+test: book lint unit nbval
+
+lint: install
+	$(BIN)/ruff check pr_utils tests tools book
+	$(BIN)/mypy pr_utils
+
+unit: install
+	$(BIN)/python -m pytest tests
+
+nbval: install
+	$(BIN)/python -m pytest $(NBVAL_FLAGS) book
+
+## make execute [NB=book/x.ipynb]: re-run notebooks in place with clean metadata
+execute: install
+	$(BIN)/python -m tools.notebooks execute $(NB)
+
+## make benchmark [NB=...]: print each notebook's execution time
+benchmark: install
+	$(BIN)/python -m tools.notebooks benchmark $(NB)
+
+clean:
+	rm -rf _build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,90 @@
+"""The frame of the book: environment files, configuration, table of contents, commands."""
+
+import os
+import re
+from pathlib import Path
+
+import tomllib
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+
+
+def pyproject_requirements() -> set[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = set(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        reqs.update(extra)
+    return {r.replace(" ", "") for r in reqs}
+
+
+def test_environment_yml_pip_list_matches_pyproject() -> None:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
+    pip_lists = [d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d]
+    assert len(pip_lists) == 1, "environment.yml needs exactly one pip: list"
+    listed = {r.replace(" ", "") for r in pip_lists[0] if not r.startswith("-e")}
+    assert listed == pyproject_requirements(), (
+        f"only in environment.yml: {sorted(listed - pyproject_requirements())}; "
+        f"only in pyproject.toml: {sorted(pyproject_requirements() - listed)}"
+    )
+    assert any(r.startswith("-e .") or r == "." for r in pip_lists[0]), "installs pr_utils itself"
+
+
+def toc_files() -> list[str]:
+    files = [TOC["root"]]
+    for part in TOC.get("parts", []):
+        for chapter in part["chapters"]:
+            files.append(chapter["file"])
+            files.extend(s["file"] for s in chapter.get("sections", []))
+    return files
+
+
+def test_every_toc_entry_exists_and_every_page_is_in_the_toc() -> None:
+    pages = set()
+    for entry in toc_files():
+        found = [p for p in (ROOT / f"{entry}.md", ROOT / f"{entry}.ipynb") if p.is_file()]
+        assert len(found) == 1, f"{entry}: expected one .md or .ipynb, found {found}"
+        pages.add(found[0])
+    on_disk = {p for p in (ROOT / "book").rglob("*") if p.suffix in {".md", ".ipynb"}}
+    on_disk = {p for p in on_disk if ".ipynb_checkpoints" not in p.parts}
+    assert on_disk == pages, f"not in _toc.yml: {sorted(map(str, on_disk - pages))}"
+
+
+def test_book_config_guards_the_known_traps() -> None:
+    assert CONFIG["only_build_toc_files"] is True
+    execute = CONFIG["execute"]
+    assert execute["execute_notebooks"] == "off", "the site renders what nbval verified"
+    assert execute["raise_on_error"] is True and execute["allow_errors"] is False
+    assert execute["timeout"] >= 300, "the 30 s default is too short"
+    assert CONFIG["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+    assert CONFIG["repository"]["url"].startswith("https://github.com/")
+    assert CONFIG["repository"]["path_to_book"] == "", "_config.yml sits at the repository root"
+    assert "sphinx-mathjax-offline" in CONFIG["sphinx"]["extra_extensions"]
+
+
+def test_readme_commands_are_the_make_targets_ci_runs() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    for target in ("book", "test"):
+        assert f"make {target}" in readme
+        assert re.search(rf"^{target}:", makefile, re.M), f"Makefile has no {target} target"
+    assert re.search(r"^\s*make test\b", ci, re.M), ".ci/run must run the README's test command"
+    assert os.access(ROOT / ".ci" / "run", os.X_OK)
+    assert "-W -n --keep-going" in makefile, "Sphinx warnings are errors"
+
+
+def test_torch_is_installed_as_the_cpu_build_before_the_package() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    torch_line = makefile.index("$(TORCH)")
+    package_line = makefile.index('-e ".[book,test]"')
+    assert torch_line < package_line, "torch must be installed first, or pip pulls a CUDA build"
+    assert re.search(r"^TORCH \?= torch==\d", makefile, re.M)
+
+
+def test_github_workflow_uses_the_same_make_targets() -> None:
+    workflow = (ROOT / ".github" / "workflows" / "book.yml").read_text(encoding="utf-8")
+    assert "make test" in workflow and "make book" in workflow
+    assert "_build/html" in workflow
