@@ -1,0 +1,357 @@
+"""Gaussian-process plumbing for Chapter 1: GPyTorch models, one training loop,
+prediction, calibration metrics and a posterior plot.
+
+The posterior formulas themselves are derived and implemented in the notebooks;
+this module holds what is reused once they have been taught. The model classes
+follow GPyTorch's own examples (mean module, covariance module, ``forward``).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import gpytorch
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from tqdm import tqdm
+
+from pr_utils._checks import as_float_array, as_float_tensor, positive, same_length
+
+
+def rbf_kernel(x1: Any, x2: Any, *, variance: float = 1.0, lengthscale: float = 1.0) -> np.ndarray:
+    """Squared-exponential kernel ``variance * exp(-|x - x'|^2 / (2 lengthscale^2))``.
+
+    ``x1`` is ``(n,)`` or ``(n, d)``, ``x2`` is ``(m,)`` or ``(m, d)``; returns ``(n, m)``.
+    This is GPyTorch's ``ScaleKernel(RBFKernel())`` in NumPy, for the from-scratch lessons.
+    """
+    a = as_float_array("x1", x1, ndim=(1, 2))
+    b = as_float_array("x2", x2, ndim=(1, 2))
+    positive("variance", variance)
+    positive("lengthscale", lengthscale)
+    a = a[:, None] if a.ndim == 1 else a
+    b = b[:, None] if b.ndim == 1 else b
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"x1 and x2 must have the same number of columns, got {a.shape[1]} "
+                         f"and {b.shape[1]}")
+    sq = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
+    return np.asarray(variance * np.exp(-sq / (2.0 * lengthscale**2)))
+
+
+class ExactGPModel(gpytorch.models.ExactGP):  # type: ignore[misc]
+    """Exact GP regression: constant mean and, by default, ``ScaleKernel(RBFKernel())``."""
+
+    def __init__(self, train_x: torch.Tensor, train_y: torch.Tensor,
+                 likelihood: gpytorch.likelihoods.GaussianLikelihood,
+                 kernel: gpytorch.kernels.Kernel | None = None,
+                 mean: gpytorch.means.Mean | None = None) -> None:
+        as_float_tensor("train_x", train_x, ndim=(1, 2))
+        as_float_tensor("train_y", train_y, ndim=(1,))
+        same_length(train_x=train_x, train_y=train_y)
+        super().__init__(train_x, train_y, likelihood)
+        self.mean_module = mean if mean is not None else gpytorch.means.ConstantMean()
+        self.covar_module = (kernel if kernel is not None
+                             else gpytorch.kernels.ScaleKernel(gpytorch.kernels.RBFKernel()))
+
+    def forward(self, x: torch.Tensor) -> gpytorch.distributions.MultivariateNormal:
+        return gpytorch.distributions.MultivariateNormal(self.mean_module(x), self.covar_module(x))
+
+
+class KISSGPModel(ExactGPModel):
+    """Structured kernel interpolation (KISS-GP): an RBF kernel on a regular grid of
+    ``grid_size`` points, interpolated to the data (Wilson & Nickisch 2015). 1-D inputs."""
+
+    def __init__(self, train_x: torch.Tensor, train_y: torch.Tensor,
+                 likelihood: gpytorch.likelihoods.GaussianLikelihood, grid_size: int = 1000,
+                 grid_bounds: tuple[float, float] | None = None) -> None:
+        positive("grid_size", grid_size, integer=True)
+        as_float_tensor("train_x", train_x, ndim=(1,))
+        bounds = grid_bounds or (float(train_x.min()), float(train_x.max()))
+        kernel = gpytorch.kernels.ScaleKernel(gpytorch.kernels.GridInterpolationKernel(
+            gpytorch.kernels.RBFKernel(), grid_size=grid_size, num_dims=1,
+            grid_bounds=[bounds]))
+        super().__init__(train_x, train_y, likelihood, kernel=kernel)
+
+
+class SVGPModel(gpytorch.models.ApproximateGP):  # type: ignore[misc]
+    """Stochastic variational GP (Hensman et al. 2013): learned inducing points and
+    a full-covariance Gaussian over their values, in natural parameters so that
+    :func:`train_gp` can fit it by natural-gradient steps on minibatches."""
+
+    def __init__(self, inducing_points: torch.Tensor,
+                 kernel: gpytorch.kernels.Kernel | None = None) -> None:
+        as_float_tensor("inducing_points", inducing_points, ndim=(1, 2))
+        distribution = gpytorch.variational.NaturalVariationalDistribution(
+            inducing_points.size(0))
+        strategy = gpytorch.variational.VariationalStrategy(
+            self, inducing_points, distribution, learn_inducing_locations=True)
+        super().__init__(strategy)
+        self.mean_module = gpytorch.means.ConstantMean()
+        self.covar_module = (kernel if kernel is not None
+                             else gpytorch.kernels.ScaleKernel(gpytorch.kernels.RBFKernel()))
+
+    def forward(self, x: torch.Tensor) -> gpytorch.distributions.MultivariateNormal:
+        return gpytorch.distributions.MultivariateNormal(self.mean_module(x), self.covar_module(x))
+
+
+def train_gp(model: gpytorch.models.GP, likelihood: gpytorch.likelihoods.Likelihood,
+             x: torch.Tensor, y: torch.Tensor, *, iterations: int = 100, lr: float = 0.1,
+             batch_size: int | None = None, ngd_lr: float = 0.1, progress: bool = True,
+             seed: int = 0) -> list[float]:
+    """Fit a GP's hyperparameters with Adam (learning rate ``lr``); return the losses.
+
+    An ``ExactGP`` minimises the negative log marginal likelihood on all the data
+    each iteration. An ``ApproximateGP`` minimises the negative ELBO on minibatches
+    of ``batch_size`` (one minibatch per iteration, so ``iterations`` counts steps,
+    not epochs), and its variational distribution takes natural-gradient steps
+    (``ngd_lr``), as in GPyTorch's SVGP examples: plain Adam on all parameters
+    tends to explain a fast signal as noise before the variational mean has moved.
+    The loss is per data point, so curves of different ``n`` compare.
+    """
+    x = as_float_tensor("x", x, ndim=(1, 2))
+    y = as_float_tensor("y", y, ndim=(1,))
+    same_length(x=x, y=y)
+    positive("iterations", iterations, integer=True)
+    positive("lr", lr)
+    exact = isinstance(model, gpytorch.models.ExactGP)
+    if not exact and not isinstance(model, gpytorch.models.ApproximateGP):
+        raise TypeError(f"model must be an ExactGP or ApproximateGP, got {type(model).__name__}")
+    if exact and batch_size is not None:
+        raise ValueError("an exact GP uses all the data each step; batch_size must be None")
+    if batch_size is not None:
+        positive("batch_size", batch_size, integer=True)
+    positive("ngd_lr", ngd_lr)
+    model.train()
+    likelihood.train()
+    optimizers: list[torch.optim.Optimizer]
+    if exact:
+        mll: gpytorch.mlls.MarginalLogLikelihood = gpytorch.mlls.ExactMarginalLogLikelihood(
+            likelihood, model)
+        optimizers = [torch.optim.Adam(model.parameters(), lr=lr)]  # includes the noise
+    else:
+        mll = gpytorch.mlls.VariationalELBO(likelihood, model, num_data=y.numel())
+        optimizers = [
+            gpytorch.optim.NGD(model.variational_parameters(), num_data=y.numel(), lr=ngd_lr),
+            torch.optim.Adam([*model.hyperparameters(), *likelihood.parameters()], lr=lr),
+        ]
+    generator = torch.Generator(device="cpu")
+    generator.manual_seed(seed)
+    losses = []
+    for _ in tqdm(range(iterations), disable=not progress, mininterval=10.0, desc="training"):
+        if exact or batch_size is None or batch_size >= y.numel():
+            xb, yb = x, y
+        else:
+            idx = torch.randint(y.numel(), (batch_size,), generator=generator).to(y.device)
+            xb, yb = x[idx], y[idx]
+        for optimizer in optimizers:
+            optimizer.zero_grad()
+        loss = -mll(model(xb), yb)
+        loss.backward()
+        for optimizer in optimizers:
+            optimizer.step()
+        losses.append(float(loss.detach()))
+    return losses
+
+
+def predict(model: gpytorch.models.GP, likelihood: gpytorch.likelihoods.Likelihood,
+            x: torch.Tensor, *, batch_size: int = 4096,
+            noise: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predictive mean and variance at ``x`` (of ``y`` if ``noise``, else of ``f``).
+
+    Runs in evaluation mode without gradients, in batches to bound memory.
+    """
+    x = as_float_tensor("x", x, ndim=(1, 2))
+    positive("batch_size", batch_size, integer=True)
+    model.eval()
+    likelihood.eval()
+    means, variances = [], []
+    with torch.no_grad():
+        for start in range(0, x.size(0), batch_size):
+            f = model(x[start:start + batch_size])
+            out = likelihood(f) if noise else f
+            means.append(out.mean)
+            variances.append(out.variance)
+    return torch.cat(means), torch.cat(variances)
+
+
+def rmse(y: Any, mean: Any) -> float:
+    """Root-mean-square error of the predictive mean."""
+    y_, m = as_float_array("y", y), as_float_array("mean", mean)
+    same_length(y=y_, mean=m)
+    return float(np.sqrt(np.mean((y_ - m) ** 2)))
+
+
+def gaussian_nlpd(y: Any, mean: Any, var: Any) -> float:
+    """Mean negative log predictive density of ``y`` under ``N(mean, var)``, per point.
+
+    Lower is better; unlike the RMSE it punishes over- and under-confident variances.
+    """
+    y_, m, v = (as_float_array(n, a) for n, a in (("y", y), ("mean", mean), ("var", var)))
+    same_length(y=y_, mean=m, var=v)
+    if np.any(v <= 0):
+        raise ValueError("var must be positive")
+    return float(np.mean(0.5 * np.log(2 * math.pi * v) + 0.5 * (y_ - m) ** 2 / v))
+
+
+def coverage(y: Any, mean: Any, var: Any, *, z: float = 1.959963984540054) -> float:
+    """Fraction of ``y`` inside ``mean ± z·sd`` (0.95 expected for a calibrated model)."""
+    y_, m, v = (as_float_array(n, a) for n, a in (("y", y), ("mean", mean), ("var", var)))
+    same_length(y=y_, mean=m, var=v)
+    if np.any(v < 0):
+        raise ValueError("var must be non-negative")
+    positive("z", z)
+    return float(np.mean(np.abs(y_ - m) <= z * np.sqrt(v)))
+
+
+def plot_posterior(ax: Axes, x: Any, mean: Any, var: Any, *, x_train: Any = None,
+                   y_train: Any = None, samples: Any = None, label: str = "posterior mean",
+                   color: str | None = None) -> None:
+    """Draw a GP's mean, its 95% band, optional sample paths and the training data."""
+    x_, m, v = (as_float_array(n, a) for n, a in (("x", x), ("mean", mean), ("var", var)))
+    same_length(x=x_, mean=m, var=v)
+    if np.any(v < 0):
+        raise ValueError("var must be non-negative")
+    order = np.argsort(x_)
+    x_, m, sd = x_[order], m[order], np.sqrt(v[order])
+    line = ax.plot(x_, m, label=label, color=color)[0]
+    ax.fill_between(x_, m - 1.96 * sd, m + 1.96 * sd, alpha=0.2, color=line.get_color(),
+                    label="95% band", linewidth=0)
+    if samples is not None:
+        s = as_float_array("samples", samples, ndim=(2,))
+        if s.shape[1] != len(order):
+            raise ValueError(f"samples must have shape (k, {len(order)}), got {s.shape}")
+        ax.plot(x_, s[:, order].T, color=line.get_color(), alpha=0.35, linewidth=0.8)
+    if x_train is not None or y_train is not None:
+        xt, yt = as_float_array("x_train", x_train), as_float_array("y_train", y_train)
+        same_length(x_train=xt, y_train=yt)
+        ax.scatter(xt, yt, s=14, color="black", zorder=3, label="observations")
+
+
+# --- The scaling benchmark of Chapter 1.4 ------------------------------------------
+# One regression problem, four methods. The data are synthetic on purpose: with a
+# known noise floor (SCALING_NOISE_SD) every RMSE and NLPD can be read against the
+# best possible value, at any n up to 10^5.
+SCALING_METHODS = ("sklearn", "exact", "kiss", "svgp")
+SCALING_NOISE_SD = 0.1
+SCALING_TEST_N = 2000
+SCALING_SETTINGS: dict[str, Any] = {
+    "init_lengthscale": 0.2,  # the default 0.69 settles on treating sin(17x) as noise
+    "init_noise": 0.01,
+    "iterations": 50,  # Adam steps for exact GP and KISS-GP
+    "lr": 0.1,
+    "kiss_grid_size": 1000,
+    "svgp_inducing": 256,
+    "svgp_batch_size": 1024,
+    "svgp_steps": 500,  # a fixed number of steps, whatever n
+    "svgp_lr": 0.01,
+    "love_rank": 1000,  # LOVE's root decomposition size for fast predictive variances
+    "preconditioner_size": 100,  # pivoted Cholesky rank for CG; the default 15 fails at n=5000
+}
+
+
+def load_scaling_results() -> dict[str, Any]:
+    """The table measured by ``make gp-scaling`` (``tools/gp_scaling.py``), shipped
+    with the package so that the notebook can show sizes too slow to run live."""
+    import json
+    from importlib.resources import files
+
+    text = files("pr_utils").joinpath("resources/gp_scaling.json").read_text(encoding="utf-8")
+    result: dict[str, Any] = json.loads(text)
+    return result
+
+
+def scaling_data(n: int, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` points of ``y = sin 3x + 0.3 sin 17x + noise``, ``x ~ U(0, 10)``, float32."""
+    positive("n", n, integer=True)
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.0, 10.0, n)
+    y = np.sin(3 * x) + 0.3 * np.sin(17 * x) + SCALING_NOISE_SD * rng.standard_normal(n)
+    return torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
+
+
+def _fit_and_predict(method: str, model: gpytorch.models.GP,
+                     likelihood: gpytorch.likelihoods.Likelihood, x: torch.Tensor,
+                     y: torch.Tensor, x_test: torch.Tensor,
+                     *, seed: int) -> tuple[float, float, torch.Tensor, torch.Tensor]:
+    import time
+
+    cfg = SCALING_SETTINGS
+    with (gpytorch.settings.max_preconditioner_size(cfg["preconditioner_size"]),
+          warnings.catch_warnings()):
+        # Deprecation noise from linear_operator's sparse interpolation code under
+        # recent torch; GPyTorch's NumericalWarnings (CG not converged) still show.
+        warnings.filterwarnings("ignore", category=UserWarning,
+                                module=r"linear_operator\.utils\.(sparse|interpolation)")
+        start = time.perf_counter()
+        if method == "svgp":
+            train_gp(model, likelihood, x, y, iterations=cfg["svgp_steps"], lr=cfg["svgp_lr"],
+                     batch_size=cfg["svgp_batch_size"], progress=False, seed=seed)
+        else:
+            train_gp(model, likelihood, x, y, iterations=cfg["iterations"], lr=cfg["lr"],
+                     progress=False)
+        if x.device.type == "cuda":
+            torch.cuda.synchronize()
+        fit_s = time.perf_counter() - start
+        start = time.perf_counter()
+        with (gpytorch.settings.fast_pred_var(),
+              gpytorch.settings.max_root_decomposition_size(cfg["love_rank"])):
+            mean, var = predict(model, likelihood, x_test)
+        predict_s = time.perf_counter() - start
+    return fit_s, predict_s, mean, var
+
+
+def scaling_run(method: str, n: int, *, device: torch.device | None = None,
+                seed: int = 0) -> dict[str, float | int | str]:
+    """Fit one method on ``n`` training points; time it and score it on held-out data.
+
+    Returns ``method``, ``n``, ``fit_s``, ``predict_s`` (for SCALING_TEST_N points),
+    ``rmse``, ``nlpd`` and ``coverage`` of the 95% band.
+    """
+    import time
+
+    if method not in SCALING_METHODS:
+        raise ValueError(f"method must be one of {SCALING_METHODS}, got {method!r}")
+    cfg = SCALING_SETTINGS
+    device = device or torch.device("cpu")
+    x, y = scaling_data(n, seed=seed)
+    x_test, y_test = scaling_data(SCALING_TEST_N, seed=seed + 10_000)
+    torch.manual_seed(seed)
+    if method == "sklearn":
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+
+        kernel = (ConstantKernel(1.0) * RBF(cfg["init_lengthscale"])
+                  + WhiteKernel(cfg["init_noise"]))
+        gpr = GaussianProcessRegressor(kernel, normalize_y=False, random_state=seed)
+        start = time.perf_counter()
+        gpr.fit(x.numpy()[:, None].astype(np.float64), y.numpy().astype(np.float64))
+        fit_s = time.perf_counter() - start
+        start = time.perf_counter()
+        mean_np, sd = gpr.predict(x_test.numpy()[:, None].astype(np.float64), return_std=True)
+        predict_s = time.perf_counter() - start
+        mean, var = mean_np, sd**2  # WhiteKernel: sd already includes the noise
+    else:
+        x, y, xt = x.to(device), y.to(device), x_test.to(device)
+        likelihood = gpytorch.likelihoods.GaussianLikelihood().to(device)
+        likelihood.noise = cfg["init_noise"]
+        model: gpytorch.models.GP
+        if method == "svgp":
+            inducing = torch.linspace(0.0, 10.0, cfg["svgp_inducing"], device=device)
+            model = SVGPModel(inducing).to(device)
+        elif method == "kiss":
+            model = KISSGPModel(x, y, likelihood, grid_size=cfg["kiss_grid_size"],
+                                grid_bounds=(0.0, 10.0)).to(device)
+        else:
+            model = ExactGPModel(x, y, likelihood).to(device)
+        base = model.covar_module.base_kernel
+        rbf = base.base_kernel if method == "kiss" else base
+        rbf.lengthscale = cfg["init_lengthscale"]
+        fit_s, predict_s, mean_t, var_t = _fit_and_predict(method, model, likelihood, x, y, xt,
+                                                           seed=seed)
+        mean, var = mean_t.cpu().numpy(), var_t.cpu().numpy()
+    y_np = y_test.numpy()
+    return {"method": method, "n": n, "fit_s": fit_s, "predict_s": predict_s,
+            "rmse": rmse(y_np, mean), "nlpd": gaussian_nlpd(y_np, mean, var),
+            "coverage": coverage(y_np, mean, var)}
