@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+
+from pr_utils import data
+
+
+def test_nile_is_a_century_of_annual_flows() -> None:
+    year, volume = data.load_nile()
+    assert year.shape == volume.shape == (100,)
+    assert year[0] == 1871 and year[-1] == 1970
+    assert np.all(np.isfinite(volume)) and volume.min() > 0
+
+
+def test_co2_monthly_has_no_gaps_and_rises() -> None:
+    t, ppm = data.load_co2()
+    assert np.all(np.isfinite(ppm))
+    assert np.allclose(np.diff(t), 1 / 12, atol=0.09)  # every month present
+    assert ppm[-12:].mean() - ppm[:12].mean() > 50  # about 316 -> 370 ppm
+
+
+def test_co2_weekly_drops_missing_weeks() -> None:
+    t, ppm = data.load_co2(monthly=False)
+    assert len(t) == 2284 - 59 and np.all(np.isfinite(ppm))
+    assert np.all(np.diff(t) > 0)
+
+
+def test_cohort_is_reproducible_and_follows_the_documented_recipe() -> None:
+    a = data.simulate_neonatal_cohort(2000, seed=3)
+    b = data.simulate_neonatal_cohort(2000, seed=3)
+    assert np.array_equal(a.volume, b.volume)
+    assert not a.injured.any()
+    assert a.pma.min() >= 28 and a.pma.max() <= 45 and np.all(a.pma >= a.ga_at_birth)
+    residual = a.volume - data.growth_curve(a.pma, a.ga_at_birth)
+    assert abs(residual.mean()) < 0.6 and abs(residual.std() - data.NOISE_SD) < 0.5
+
+
+def test_injured_babies_have_smaller_volumes() -> None:
+    c = data.simulate_neonatal_cohort(1000, injured_fraction=0.2, seed=0)
+    assert c.injured.sum() == 200
+    residual = c.volume - data.growth_curve(c.pma, c.ga_at_birth)
+    assert residual[c.injured].mean() < -2 * data.NOISE_SD < residual[~c.injured].mean()
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"n": 0}, ValueError), ({"n": 2.5}, TypeError),
+    ({"n": 10, "injured_fraction": 1.0}, ValueError),
+    ({"n": 10, "injured_fraction": "a"}, TypeError),
+])
+def test_cohort_rejects_bad_arguments(kwargs: dict[str, object], error: type) -> None:
+    with pytest.raises(error):
+        data.simulate_neonatal_cohort(**kwargs)  # type: ignore[arg-type]
+
+
+def test_digits_split_is_fixed_stratified_and_scaled() -> None:
+    x_tr, y_tr, x_te, y_te = data.load_digits_split()
+    assert x_tr.shape[1:] == (1, 8, 8) and len(x_tr) + len(x_te) == 1797
+    assert float(x_tr.max()) <= 1.0 and float(x_tr.min()) >= 0.0
+    assert set(y_te.tolist()) == set(range(10))
+    again = data.load_digits_split()
+    assert (again[1] == y_tr).all()
+    with pytest.raises(ValueError, match="test_size"):
+        data.load_digits_split(test_size=1.5)
+
+
+def test_mni152_labels_follow_the_documented_rule() -> None:
+    brain = data.load_mni152()
+    assert brain.t1.shape == brain.labels.shape == brain.mask.shape
+    assert brain.spacing == (1.0, 1.0, 1.0)
+    assert not brain.labels[~brain.mask].any()
+    inside = brain.mask & (brain.gm > 0.6)
+    assert (brain.labels[inside] == 1).all()
+    # white matter is brighter than grey matter in a T1 image
+    assert brain.t1[brain.labels == 2].mean() > brain.t1[brain.labels == 1].mean()
+
+
+def test_slice_blocks_never_interleave() -> None:
+    mask = np.zeros((4, 4, 100), dtype=bool)
+    mask[:, :, 10:90] = True
+    train, test = data.slice_blocks(mask, test_fraction=0.2, gap=3)
+    assert np.all(np.diff(test) == 1) and len(test) == 16
+    assert min(abs(t - s) for t in train for s in test) > 3
+    assert len(train) + len(test) + 6 == 80
+    with pytest.raises(TypeError, match="bool"):
+        data.slice_blocks(mask.astype(int))
+    with pytest.raises(ValueError, match="test_fraction"):
+        data.slice_blocks(mask, test_fraction=0.6)
