@@ -1,0 +1,158 @@
+"""Neural-network plumbing for Chapter 2: a training loop, evaluation, parameter
+counts and the plots that recur (decision regions, convolution filters).
+
+The forward and backward passes that the chapter teaches are written out in the
+notebooks; this module holds what is repeated once they have been taught.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from torch import nn
+from tqdm import tqdm
+
+from pr_utils._checks import as_float_array, as_float_tensor, positive, same_length
+
+
+def count_parameters(model: nn.Module, *, trainable_only: bool = True) -> int:
+    """Number of scalar parameters of ``model`` (only trainable ones by default)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def _labels(name: str, y: Any) -> torch.Tensor:
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(y).__name__}")
+    if y.dtype != torch.long or y.ndim != 1:
+        raise TypeError(f"{name} must be a 1-D tensor of class indices (torch.long), "
+                        f"got dtype {y.dtype} and shape {tuple(y.shape)}")
+    return y
+
+
+def predict_labels(model: nn.Module, x: torch.Tensor, *, batch_size: int = 1024) -> torch.Tensor:
+    """Class indices predicted by ``model`` (argmax of its outputs), on ``x``'s device."""
+    x = as_float_tensor("x", x, ndim=(2, 3, 4, 5))
+    positive("batch_size", batch_size, integer=True)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        out = torch.cat([model(x[i:i + batch_size]).argmax(dim=1)
+                         for i in range(0, len(x), batch_size)])
+    model.train(was_training)
+    return out
+
+
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Fraction of ``x`` that ``model`` classifies as ``y``."""
+    y = _labels("y", y)
+    same_length(x=x, y=y)
+    return float((predict_labels(model, x) == y.to(x.device)).float().mean())
+
+
+def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int,
+                     lr: float, batch_size: int = 64, optimizer: str = "adam",
+                     x_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None,
+                     progress: bool = True, seed: int = 0) -> dict[str, list[float]]:
+    """Train ``model`` with cross-entropy on minibatches; return the history.
+
+    Works on whatever device ``model`` and the tensors are on (move them first with
+    ``.to(device)``). ``history["loss"]`` holds the mean training loss of each
+    epoch and, when validation data are given, ``history["val_accuracy"]`` the
+    accuracy after each epoch. Minibatches are shuffled by a generator seeded
+    with ``seed``, so a run is reproducible on one device.
+    """
+    x = as_float_tensor("x", x, ndim=(2, 3, 4, 5))
+    y = _labels("y", y)
+    same_length(x=x, y=y)
+    positive("epochs", epochs, integer=True)
+    positive("lr", lr)
+    positive("batch_size", batch_size, integer=True)
+    if optimizer not in ("adam", "sgd"):
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    if (x_val is None) != (y_val is None):
+        raise ValueError("give both x_val and y_val, or neither")
+    opt: torch.optim.Optimizer = (torch.optim.Adam(model.parameters(), lr=lr)
+                                  if optimizer == "adam"
+                                  else torch.optim.SGD(model.parameters(), lr=lr))
+    loss_fn = nn.CrossEntropyLoss()
+    generator = torch.Generator().manual_seed(seed)
+    history: dict[str, list[float]] = {"loss": []}
+    if x_val is not None:
+        history["val_accuracy"] = []
+    for _ in tqdm(range(epochs), disable=not progress, mininterval=10.0, desc="training"):
+        model.train()
+        order = torch.randperm(len(x), generator=generator).to(x.device)
+        total = 0.0
+        for i in range(0, len(x), batch_size):
+            idx = order[i:i + batch_size]
+            opt.zero_grad()
+            loss = loss_fn(model(x[idx]), y[idx])
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        history["loss"].append(total / len(x))
+        if x_val is not None and y_val is not None:
+            history["val_accuracy"].append(accuracy(model, x_val, y_val))
+    return history
+
+
+def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int) -> np.ndarray:
+    """``C[i, j]`` = number of samples of true class ``i`` predicted as ``j``."""
+    positive("n_classes", n_classes, integer=True)
+    t = as_float_array("y_true", y_true).astype(int)
+    p = as_float_array("y_pred", y_pred).astype(int)
+    same_length(y_true=t, y_pred=p)
+    if min(t.min(), p.min()) < 0 or max(t.max(), p.max()) >= n_classes:
+        raise ValueError(f"labels must lie in [0, {n_classes})")
+    out = np.zeros((n_classes, n_classes), dtype=int)
+    np.add.at(out, (t, p), 1)
+    return out
+
+
+def plot_decision_regions(ax: Axes, predict: Callable[[np.ndarray], Any], x: Any, y: Any, *,
+                          resolution: int = 200, padding: float = 0.5,
+                          labels: tuple[str, ...] | None = None) -> None:
+    """Shade the regions where ``predict`` (an ``(m, 2) -> (m,)`` function) gives each
+    class, and scatter the 2-D points ``x`` coloured by their labels ``y``."""
+    pts = as_float_array("x", x, ndim=(2,))
+    lab = as_float_array("y", y).astype(int)
+    same_length(x=pts, y=lab)
+    if pts.shape[1] != 2:
+        raise ValueError(f"x must have 2 columns to draw regions, got {pts.shape[1]}")
+    positive("resolution", resolution, integer=True)
+    lo, hi = pts.min(0) - padding, pts.max(0) + padding
+    g1, g2 = np.meshgrid(np.linspace(lo[0], hi[0], resolution),
+                         np.linspace(lo[1], hi[1], resolution))
+    regions = np.asarray(predict(np.column_stack([g1.ravel(), g2.ravel()]))).reshape(g1.shape)
+    classes = np.unique(lab)
+    ax.contourf(g1, g2, regions, levels=len(classes) - 1 if len(classes) > 1 else 1,
+                alpha=0.2, cmap="coolwarm")
+    for i, c in enumerate(classes):
+        name = labels[i] if labels is not None else f"class {c}"
+        ax.scatter(pts[lab == c, 0], pts[lab == c, 1], s=18, marker="o^sv"[i % 4], label=name,
+                   color=["#0072B2", "#D55E00", "#009E73", "#CC79A7"][i % 4],
+                   edgecolor="white", linewidth=0.4)
+
+
+def plot_filters(fig: Figure, weights: torch.Tensor, *, title: str = "") -> None:
+    """Draw the first input channel of each convolution filter in ``weights``
+    (shape ``(out_channels, in_channels, h, w)``) as a small image."""
+    w = as_float_tensor("weights", weights, ndim=(4,)).detach().cpu()[:, 0]
+    n = w.shape[0]
+    cols = min(n, 8)
+    rows = int(np.ceil(n / cols))
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    bound = float(w.abs().max())
+    for i, ax in enumerate(axes):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(w[i].numpy(), cmap="RdBu_r", vmin=-bound, vmax=bound)
+    if title:
+        fig.suptitle(title)
