@@ -1,0 +1,153 @@
+"""Segmentation plumbing for Chapter 3: slice data lists for MONAI, a training
+loop with device handling, prediction, synthetic lesions and overlay plots.
+
+Losses and metrics are taught in the notebooks, written from their formulas and
+checked against MONAI's; this module holds only what is reused around them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.colors import ListedColormap
+from tqdm import tqdm
+
+from pr_utils._checks import positive
+
+#: Overlay colours for label 1, 2, 3, ... (label 0 is left transparent).
+LABEL_COLOURS = ("#E69F00", "#56B4E9", "#D55E00", "#009E73")
+
+
+def _volume(name: str, value: Any, ndim: int = 3) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}")
+    return arr
+
+
+def slice_items(image: Any, labels: Any, indices: Iterable[int]) -> list[dict[str, np.ndarray]]:
+    """MONAI-style data list of axial slices ``[:, :, z]`` for ``z`` in ``indices``:
+    ``{"image": (1, X, Y) float32, "label": (1, X, Y) int64}`` per slice."""
+    img = _volume("image", image)
+    lab = _volume("labels", labels)
+    if img.shape != lab.shape:
+        raise ValueError(f"image and labels must have the same shape, got {img.shape} "
+                         f"and {lab.shape}")
+    items: list[dict[str, np.ndarray]] = []
+    for z in indices:
+        if not 0 <= int(z) < img.shape[2]:
+            raise ValueError(f"slice index {z} outside [0, {img.shape[2]})")
+        items.append({"image": img[None, :, :, int(z)].astype(np.float32),
+                      "label": lab[None, :, :, int(z)].astype(np.int64)})
+    if not items:
+        raise ValueError("indices must not be empty")
+    return items
+
+
+def train_segmentation(model: torch.nn.Module, loader: Iterable[dict[str, torch.Tensor]],
+                       loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], *,
+                       epochs: int, lr: float = 1e-3, device: torch.device | None = None,
+                       progress: bool = True) -> dict[str, list[float]]:
+    """Train ``model`` with Adam on batches ``{"image", "label"}`` from ``loader``.
+
+    ``loss_fn(logits, labels)`` receives the raw network output ``(B, C, ...)``
+    and the integer labels ``(B, 1, ...)``, as MONAI's losses with
+    ``to_onehot_y=True, softmax=True`` expect. Returns the mean loss and the
+    wall time of each epoch.
+    """
+    positive("epochs", epochs, integer=True)
+    positive("lr", lr)
+    device = device or next(model.parameters()).device
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history: dict[str, list[float]] = {"loss": [], "seconds": []}
+    for _ in tqdm(range(epochs), disable=not progress, mininterval=10.0, desc="training"):
+        model.train()
+        start, total, count = time.perf_counter(), 0.0, 0
+        for batch in loader:
+            x, y = batch["image"].to(device), batch["label"].to(device)
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()  # type: ignore[no-untyped-call]
+            optimizer.step()
+            total += float(loss.detach()) * len(x)
+            count += len(x)
+        history["loss"].append(total / count)
+        history["seconds"].append(time.perf_counter() - start)
+    return history
+
+
+def predict_slices(model: torch.nn.Module, images: Any, *, batch_size: int = 16,
+                   device: torch.device | None = None) -> np.ndarray:
+    """Label maps ``(N, X, Y)`` predicted for images ``(N, 1, X, Y)`` (argmax over classes)."""
+    x = torch.as_tensor(np.asarray(images, dtype=np.float32))
+    if x.ndim != 4 or x.shape[1] != 1:
+        raise ValueError(f"images must have shape (N, 1, X, Y), got {tuple(x.shape)}")
+    positive("batch_size", batch_size, integer=True)
+    device = device or next(model.parameters()).device
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            out.append(model(x[i:i + batch_size].to(device)).argmax(dim=1).cpu())
+    return torch.cat(out).numpy()
+
+
+def add_lesions(image: Any, region: Any, *, n: int, radius: tuple[float, float] = (1.5, 3.0),
+                intensity: float = 0.35, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Place ``n`` small round lesions of lower intensity inside ``region`` of a 2-D
+    or 3-D image, like the white-matter injuries of the neonatal example.
+
+    Returns the new image and the bool lesion mask. Lesion centres are drawn
+    uniformly from ``region``; each lesion is a ball of random radius in
+    ``radius`` (voxels) whose intensity is set to ``intensity`` (with a soft edge).
+    """
+    img = np.asarray(image, dtype=np.float32).copy()
+    reg = np.asarray(region, dtype=bool)
+    if img.shape != reg.shape or img.ndim not in (2, 3):
+        raise ValueError(f"image and region must share a 2-D or 3-D shape, got {img.shape} "
+                         f"and {reg.shape}")
+    positive("n", n, integer=True)
+    if not 0 < radius[0] <= radius[1]:
+        raise ValueError(f"radius must be (low, high) with 0 < low <= high, got {radius}")
+    candidates = np.argwhere(reg)
+    if len(candidates) == 0:
+        raise ValueError("region is empty")
+    rng = np.random.default_rng(seed)
+    grids = np.indices(img.shape, dtype=np.float32)
+    lesions = np.zeros(img.shape, dtype=bool)
+    for centre in candidates[rng.choice(len(candidates), size=n, replace=False)]:
+        r = rng.uniform(*radius)
+        dist = np.sqrt(sum((g - c) ** 2 for g, c in zip(grids, centre, strict=True)))
+        weight = np.clip(r + 0.5 - dist, 0.0, 1.0)  # 1 inside, soft one-voxel edge
+        img = (1 - weight) * img + weight * intensity
+        lesions |= dist <= r
+    return img, lesions & reg
+
+
+def plot_overlay(ax: Axes, image: Any, labels: Any = None, *, alpha: float = 0.45,
+                 title: str = "", rotate: bool = True) -> None:
+    """Show a 2-D slice in grey with its label map (classes 1, 2, ...) in colour.
+
+    With ``rotate=True`` an ``[x, y]`` slice is turned to radiological-looking
+    orientation (anterior up) for display only.
+    """
+    img = _volume("image", image, 2)
+    prep: Callable[[np.ndarray], np.ndarray] = (lambda a: np.rot90(a)) if rotate else (lambda a: a)
+    ax.imshow(prep(img), cmap="gray")
+    if labels is not None:
+        lab = _volume("labels", labels, 2)
+        if lab.shape != img.shape:
+            raise ValueError(f"labels must have the image's shape {img.shape}, got {lab.shape}")
+        n = int(lab.max())
+        if n > 0:
+            cmap = ListedColormap(list(LABEL_COLOURS[:n]))
+            ax.imshow(np.ma.masked_equal(prep(lab), 0), cmap=cmap, vmin=0.5, vmax=n + 0.5,
+                      alpha=alpha, interpolation="nearest")
+    ax.set_title(title)
+    ax.axis("off")
