@@ -15,7 +15,7 @@ NBVAL_FLAGS := --nbval --nbval-current-env --nbval-cell-timeout=600 \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 NB ?=
 
-.PHONY: install book test lint unit nbval execute benchmark clean
+.PHONY: install book test lint unit nbval execute benchmark gp-scaling clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ execute: install
 ## make benchmark [NB=...]: print each notebook's execution time
 benchmark: install
 	$(BIN)/python -m tools.notebooks benchmark $(NB)
+
+## make gp-scaling: re-measure Chapter 1.4's scaling table (about 15 minutes)
+gp-scaling: install
+	$(BIN)/python -W ignore -m tools.gp_scaling
 
 clean:
 	rm -rf _build .pytest_cache .mypy_cache .ruff_cache
