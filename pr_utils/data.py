@@ -27,8 +27,9 @@ def load_co2(*, monthly: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Atmospheric CO₂ at Mauna Loa, March 1958 - December 2001 (ppm), from statsmodels.
 
     The weekly series has 59 missing weeks. With ``monthly=True`` (the default)
-    weeks are averaged into calendar months, ignoring missing weeks, so that every
-    month has a value; otherwise the missing weeks are dropped. Returns
+    weeks are averaged into calendar months, ignoring missing weeks; the 5 months
+    without any measurement are left out (a GP needs no regular grid). Otherwise
+    the missing weeks are dropped. Returns
     ``(t, ppm)`` with ``t`` in decimal years (the middle of the month or the week).
     """
     from statsmodels.datasets import co2
@@ -39,7 +40,7 @@ def load_co2(*, monthly: bool = True) -> tuple[np.ndarray, np.ndarray]:
         t = series.index.year + (series.index.month - 0.5) / 12
     else:
         series = series.dropna()
-        t = series.index.year + (series.index.dayofyear - 0.5) / 365.25
+        t = series.index.year + (series.index.day_of_year - 0.5) / 365.25
     return np.asarray(t, dtype=np.float64), series.to_numpy(np.float64)
 
 

@@ -120,3 +120,15 @@ def test_seeds_and_picks_its_device_through_pr_utils(path: Path) -> None:
     if "get_device(" in code:
         for key, value in COLAB_GPU.items():
             assert nb["metadata"].get(key) == value, "notebooks on a device ask Colab for a GPU"
+
+
+@params
+def test_glued_values_are_plain_python(path: Path) -> None:
+    # myst-nb formats glued numbers from their text repr; NumPy 2 writes np.float64(...),
+    # which the site cannot format (a build warning, and a raw value on the page).
+    for i, cell in enumerate(code_cells(load(path))):
+        for out in cell["outputs"]:
+            for key, value in out.get("data", {}).items():
+                if key.startswith("application/papermill.record/"):
+                    text = "".join(value)
+                    assert "np." not in text, f"code cell {i}: glue a float(), not {text}"
