@@ -47,8 +47,9 @@ params = pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 
 @params
 def test_starts_with_the_shared_setup_cell(path: Path) -> None:
-    first = source(code_cells(load(path))[0])
-    assert first == setup_cell_source(), "run `make execute` to stamp the setup cell"
+    first = code_cells(load(path))[0]
+    assert source(first) == setup_cell_source(), "run `make execute` to stamp the setup cell"
+    assert first["metadata"].get("tags") == ["hide-input"], "the setup cell is folded on the site"
 
 
 def test_setup_cell_and_launch_buttons_agree_with_config() -> None:

@@ -17,6 +17,7 @@ def test_stamp_inserts_the_setup_cell_after_the_title() -> None:
     nb = new_notebook(cells=[new_markdown_cell("# Title"), new_code_cell("x = 1")])
     stamp_setup_cell(nb)
     assert nb.cells[1].source == setup_cell_source()
+    assert nb.cells[1].metadata["tags"] == ["hide-input"]
     assert nb.cells[2].source == "x = 1"
 
 

@@ -94,13 +94,17 @@ def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def stamp_setup_cell(nb: nbformat.NotebookNode) -> None:
+    """Write the current setup cell first, folded away on the site (``hide-input``)."""
     code = [c for c in nb.cells if c.cell_type == "code"]
     source = setup_cell_source()
     if code and code[0].source.startswith("# Setup, the same first cell"):
-        code[0].source = source
+        cell = code[0]
+        cell.source = source
     else:  # a new notebook: insert it after the title cell
         index = 1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0
-        nb.cells.insert(index, nbformat.v4.new_code_cell(source))
+        cell = nbformat.v4.new_code_cell(source)
+        nb.cells.insert(index, cell)
+    cell.metadata["tags"] = ["hide-input"]
 
 
 def run(nb: nbformat.NotebookNode, path: Path) -> float:
