@@ -76,7 +76,9 @@ def test_plain_python3_kernel_and_clean_metadata(path: Path) -> None:
 
 @params
 def test_executed_top_to_bottom(path: Path) -> None:
-    counts = [c["execution_count"] for c in code_cells(load(path)) if source(c).strip()]
+    cells = code_cells(load(path))
+    assert all(source(c).strip() for c in cells), "an empty code cell shows readers nothing"
+    counts = [c["execution_count"] for c in cells]
     assert None not in counts, "unexecuted cells are not compared by nbval"
     assert counts == list(range(counts[0], counts[0] + len(counts))), "executed out of order"
 
