@@ -8,8 +8,11 @@ follow GPyTorch's own examples (mean module, covariance module, ``forward``).
 
 from __future__ import annotations
 
+import json
 import math
+import time
 import warnings
+from importlib.resources import files
 from typing import Any
 
 import gpytorch
@@ -254,9 +257,6 @@ SCALING_SETTINGS: dict[str, Any] = {
 def load_scaling_results() -> dict[str, Any]:
     """The table measured by ``make gp-scaling`` (``tools/gp_scaling.py``), shipped
     with the package so that the notebook can show sizes too slow to run live."""
-    import json
-    from importlib.resources import files
-
     text = files("pr_utils").joinpath("resources/gp_scaling.json").read_text(encoding="utf-8")
     result: dict[str, Any] = json.loads(text)
     return result
@@ -275,8 +275,6 @@ def _fit_and_predict(method: str, model: gpytorch.models.GP,
                      likelihood: gpytorch.likelihoods.Likelihood, x: torch.Tensor,
                      y: torch.Tensor, x_test: torch.Tensor,
                      *, seed: int) -> tuple[float, float, torch.Tensor, torch.Tensor]:
-    import time
-
     cfg = SCALING_SETTINGS
     with (gpytorch.settings.max_preconditioner_size(cfg["preconditioner_size"]),
           warnings.catch_warnings()):
@@ -309,8 +307,6 @@ def scaling_run(method: str, n: int, *, device: torch.device | None = None,
     Returns ``method``, ``n``, ``fit_s``, ``predict_s`` (for SCALING_TEST_N points),
     ``rmse``, ``nlpd`` and ``coverage`` of the 95% band.
     """
-    import time
-
     if method not in SCALING_METHODS:
         raise ValueError(f"method must be one of {SCALING_METHODS}, got {method!r}")
     cfg = SCALING_SETTINGS
