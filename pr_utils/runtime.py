@@ -20,9 +20,13 @@ def seed_everything(seed: int = 0, *, deterministic: bool = True) -> None:
     """Seed Python's, NumPy's and PyTorch's (CPU and CUDA) random generators.
 
     With ``deterministic=True`` cuDNN is also told to pick deterministic kernels
-    and not to benchmark, so repeated runs on one GPU give the same numbers.
-    Results still differ *between* CPU and GPU, which is why notebooks compare
-    only rounded or tolerance-checked numbers.
+    and not to benchmark, so repeated runs on one GPU give the same numbers, and
+    TensorFloat-32 is switched off for matrix products and convolutions, so that
+    a GPU computes in full float32 like the CPU (on Ampere and newer GPUs PyTorch
+    otherwise rounds their inputs to 10 mantissa bits, enough to break the
+    float32 agreement checks of the book). Results still differ *between* CPU
+    and GPU, which is why notebooks compare only rounded or tolerance-checked
+    numbers.
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
@@ -37,6 +41,8 @@ def seed_everything(seed: int = 0, *, deterministic: bool = True) -> None:
     os.environ["PYTHONHASHSEED"] = str(seed)  # inherited by worker processes
     torch.backends.cudnn.deterministic = deterministic
     torch.backends.cudnn.benchmark = not deterministic
+    torch.backends.cudnn.allow_tf32 = not deterministic
+    torch.backends.cuda.matmul.allow_tf32 = not deterministic
 
 
 def get_device(prefer: str | None = None) -> torch.device:

@@ -30,11 +30,13 @@ def test_different_seeds_give_different_draws() -> None:
     assert a[0] != b[0] and a[1] != b[1] and not torch.equal(a[2], b[2])
 
 
-def test_seed_everything_sets_cudnn_flags() -> None:
+def test_seed_everything_sets_cudnn_and_tf32_flags() -> None:
     seed_everything(0, deterministic=True)
     assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+    assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
     seed_everything(0, deterministic=False)
     assert not torch.backends.cudnn.deterministic and torch.backends.cudnn.benchmark
+    assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
     seed_everything(0)
 
 
@@ -62,9 +64,11 @@ def test_seed_everything_rejects_non_bool_deterministic() -> None:
         seed_everything(0, deterministic="yes")  # type: ignore[arg-type]
 
 
-def test_get_device_picks_cuda_only_when_present() -> None:
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert get_device().type == expected
+@pytest.mark.parametrize("gpu, expected", [(True, "cuda"), (False, "cpu")])
+def test_get_device_picks_cuda_only_when_present(
+        monkeypatch: pytest.MonkeyPatch, gpu: bool, expected: str) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
+    assert get_device() == torch.device(expected)
     assert pr_utils.get_device is get_device
 
 
