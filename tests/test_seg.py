@@ -64,17 +64,105 @@ def test_train_and_predict_segmentation() -> None:
     pred = seg.predict_slices(model, batches[0]["image"].numpy())
     assert pred.shape == (6, 12, 10)
     assert np.array_equal(pred, np.moveaxis(labels, -1, 0))
-    with pytest.raises(ValueError, match=r"\(N, 1, X, Y\)"):
+    with pytest.raises(ValueError, match=r"\(N, C, X, Y\)"):
         seg.predict_slices(model, np.zeros((2, 12, 10)))
+    with pytest.raises(ValueError, match="flip_axis"):
+        seg.predict_slices(model, batches[0]["image"].numpy(), flip_axis=3)
 
 
-def test_add_lesions_inside_region_only() -> None:
+def test_flip_averaged_prediction_is_mirror_symmetric() -> None:
+    # A net that favours class 1 on the left half: alone it is not symmetric under a
+    # left-right flip; averaged with its mirrored prediction, ties aside, it must be.
+    class LeftBias(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = nn.Parameter(torch.linspace(1.0, -1.0, 10))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            score = x + self.w[None, None, None, :] - 0.5
+            return torch.cat([-score, score], dim=1)
+
+    images = np.random.default_rng(1).random((3, 1, 6, 10)).astype(np.float32)
+    plain = seg.predict_slices(LeftBias(), images)
+    tta = seg.predict_slices(LeftBias(), images, flip_axis=2)
+    mirrored_tta = seg.predict_slices(LeftBias(), images[:, :, :, ::-1].copy(), flip_axis=2)
+    assert not np.array_equal(plain, tta)
+    assert np.array_equal(tta, mirrored_tta[:, :, ::-1])
+
+
+def test_cosine_schedule_ends_at_zero_learning_rate() -> None:
+    image, labels = volume()
+    items = seg.slice_items(image, labels, range(6))
+    batches = [{"image": torch.tensor(np.stack([it["image"] for it in items[i:i + 2]])),
+                "label": torch.tensor(np.stack([it["label"] for it in items[i:i + 2]]))}
+               for i in range(0, 6, 2)]
+    model = Threshold()
+    seen: list[float] = []
+
+    def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        seen.append(float(model.scale.detach()))
+        return nn.functional.cross_entropy(logits, y[:, 0])
+
+    seg.train_segmentation(model, batches, loss_fn, epochs=2, lr=0.5, schedule="cosine",
+                           progress=False)
+    before_last = model.scale.detach().clone()
+    assert len(seen) == 6
+    with pytest.raises(ValueError, match="schedule must be"):
+        seg.train_segmentation(model, batches, loss_fn, epochs=1, schedule="step")
+    with pytest.raises(TypeError, match="length"):
+        seg.train_segmentation(model, iter(batches), loss_fn, epochs=1, schedule="cosine")
+    # the last step was taken at a rate of (1 + cos(5 pi / 6)) / 2 * 0.5, the steps shrink
+    steps = np.abs(np.diff([*seen, float(before_last)]))
+    assert steps[-1] < steps[0]
+
+
+def test_train_segmentation_stops_on_nan_images_and_diverging_loss() -> None:
+    image, labels = volume()
+    items = seg.slice_items(image, labels, range(6))
+    x = torch.tensor(np.stack([it["image"] for it in items]))
+    y = torch.tensor(np.stack([it["label"] for it in items]))
+    bad = x.clone()
+    bad[0, 0, 0, 0] = float("nan")
+
+    def ce(logits: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(logits, t[:, 0])
+
+    with pytest.raises(ValueError, match="epoch 1, batch 1: the images contain NaN"):
+        seg.train_segmentation(Threshold(), [{"image": bad, "label": y}], ce, epochs=1,
+                               progress=False)
+
+    def exploding(logits: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return ce(logits, t) * torch.tensor(float("inf"))
+
+    with pytest.raises(FloatingPointError, match="epoch 1, batch 1: the loss is inf"):
+        seg.train_segmentation(Threshold(), [{"image": x, "label": y}], exploding, epochs=1,
+                               progress=False)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        seg.predict_slices(Threshold(), bad.numpy())
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_every_darkened_voxel_is_labelled_lesion_inside_a_thin_region(seed: int) -> None:
+    # A 4-voxel-wide band, as thin as eroded white matter gets: lesions reach its edges.
+    image = np.ones((40, 40), dtype=np.float32)
+    region = np.zeros((40, 40), dtype=bool)
+    region[18:22, 5:35] = True
+    new, lesions = seg.add_lesions(image, region, n=3, radius=(1.5, 3.0), intensity=0.2,
+                                   seed=seed)
+    darkened = new < image
+    assert darkened.any()
+    assert np.array_equal(darkened, lesions)  # nothing dark is labelled background
+    assert not (darkened & ~region).any() and np.all(new[~region] == 1.0)
+
+
+def test_add_lesions_marks_the_lesion_centres() -> None:
     image = np.ones((40, 40), dtype=np.float32)
     region = np.zeros((40, 40), dtype=bool)
     region[10:30, 10:30] = True
     new, lesions = seg.add_lesions(image, region, n=3, radius=(2.0, 2.5), intensity=0.2, seed=1)
-    assert lesions.any() and not (lesions & ~region).any()
-    assert np.all(new[lesions] < 0.5) and new[0, 0] == 1.0
+    centres = np.argwhere(np.isclose(new, 0.2, atol=1e-6))  # fully inside a ball
+    assert len(centres) >= 3 * 9 and lesions[tuple(centres.T)].all()
+    assert new.dtype == np.float32
     again, same = seg.add_lesions(image, region, n=3, radius=(2.0, 2.5), intensity=0.2, seed=1)
     assert np.array_equal(new, again) and np.array_equal(lesions, same)
 
