@@ -15,7 +15,7 @@ NBVAL_FLAGS := --nbval --nbval-current-env --nbval-cell-timeout=600 \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 NB ?=
 
-.PHONY: install book test lint unit nbval execute benchmark gp-scaling clean
+.PHONY: install book test lint unit nbval nbval-portable execute benchmark profile gp-scaling clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ unit: install
 nbval: install
 	$(BIN)/python -m pytest $(NBVAL_FLAGS) book
 
+## make nbval-portable [CONFIGS="threads1 ..."]: nbval where floating point and environment
+## differ: 1 and 4 threads, no network, oldest and newest declared versions (tools/portability.py)
+CONFIGS ?=
+nbval-portable: install
+	$(BIN)/python -m tools.portability $(CONFIGS)
+
 ## make execute [NB=book/x.ipynb]: re-run notebooks in place with clean metadata
 execute: install
 	$(BIN)/python -m tools.notebooks execute $(NB)
@@ -51,6 +57,10 @@ execute: install
 ## make benchmark [NB=...]: print each notebook's execution time
 benchmark: install
 	$(BIN)/python -m tools.notebooks benchmark $(NB)
+
+## make profile [NB=...]: the same, with each notebook's five slowest cells
+profile: install
+	$(BIN)/python -m tools.notebooks profile $(NB)
 
 ## make gp-scaling: re-measure Chapter 1.4's scaling table (about 15 minutes)
 gp-scaling: install

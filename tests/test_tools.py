@@ -57,3 +57,38 @@ def test_problems_reports_errors_and_leaked_warnings() -> None:
         "code cell 0: a warning leaked into the output",
         "code cell 1: error ValueError",
     ]
+
+
+def test_oldest_constraints_are_the_lower_bounds_of_pyproject() -> None:
+    from tools.portability import lower_bounds
+
+    pins = dict(p.split("==") for p in lower_bounds())
+    assert "torch" not in pins, "torch stays at the CPU build the Makefile installs"
+    assert pins["numpy"] and pins["gpytorch"] and pins["monai"] and pins["nbval"]
+    assert all(v[0].isdigit() for v in pins.values())
+
+
+def test_portability_configurations_combine() -> None:
+    import pytest
+
+    from tools.portability import command_for
+
+    cmd, env = command_for(["threads1"])
+    assert env["OMP_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == "1"
+    assert cmd[1:4] == ["-m", "pytest", "--nbval"]
+    cmd, env = command_for(["threads4", "offline"])
+    assert cmd[:2] == ["unshare", "-n"] and env["MKL_NUM_THREADS"] == "4"
+    with pytest.raises(SystemExit, match="unknown configuration"):
+        command_for(["threads8"])
+
+
+def test_margins_reseeds_only_literal_zero_seeds() -> None:
+    from tools.margins import reseed
+
+    nb = new_notebook(cells=[new_code_cell(
+        "seed_everything(0)\ntorch.manual_seed(0)\nGaussianMixture(random_state=0)\n"
+        "np.random.default_rng(0)\nnp.random.default_rng(10)\nmanual_seed(1)")])
+    assert reseed(nb, 3) == 4
+    assert nb.cells[0].source == (
+        "seed_everything(3)\ntorch.manual_seed(3)\nGaussianMixture(random_state=3)\n"
+        "np.random.default_rng(3)\nnp.random.default_rng(10)\nmanual_seed(1)")

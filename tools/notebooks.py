@@ -2,13 +2,15 @@
 
     python -m tools.notebooks execute [NOTEBOOK ...]    # `make execute`
     python -m tools.notebooks benchmark [NOTEBOOK ...]  # `make benchmark`
+    python -m tools.notebooks profile [NOTEBOOK ...]    # `make profile`
 
 ``execute`` is the only way outputs should be regenerated: it stamps the shared
 setup cell (from the repository URL in ``_config.yml``), runs every cell in a
 fresh ``python3`` kernel from ``book/``, and writes the notebook back with
 canonical metadata (no timestamps, no machine paths, the plain kernelspec), so
 that a diff shows only what really changed. ``benchmark`` runs the notebooks
-without writing them and prints a table of wall-clock times.
+without writing them and prints a table of wall-clock times; ``profile`` also
+lists each notebook's five slowest code cells, to show where the time goes.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 CELL_TIMEOUT_S = 600
-BUDGET_S = 180  # per notebook, on 2 CPU cores
+BUDGET_S = 60  # per notebook, on 2 CPU cores
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 COLAB_GPU = {"accelerator": "GPU", "colab": {"gpuType": "T4", "provenance": []}}
@@ -107,19 +109,40 @@ def stamp_setup_cell(nb: nbformat.NotebookNode) -> None:
     cell.metadata["tags"] = ["hide-input"]
 
 
-def run(nb: nbformat.NotebookNode, path: Path) -> float:
-    """Execute ``nb`` from the notebook's folder; return the wall time in seconds."""
+def run(nb: nbformat.NotebookNode, path: Path, record_timing: bool = False,
+        allow_errors: bool = False) -> float:
+    """Execute ``nb`` from the notebook's folder; return the wall time in seconds.
+
+    With ``record_timing`` each code cell's ``metadata.execution`` keeps its start and
+    end times (``cell_seconds`` reads them; ``clean`` drops them before writing).
+    """
     os.environ.setdefault("PYTHONHASHSEED", "0")
     client = NotebookClient(
         nb,
         kernel_name="python3",
         timeout=CELL_TIMEOUT_S,
-        record_timing=False,
+        record_timing=record_timing,
+        allow_errors=allow_errors,
         resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()
     client.execute()
     return time.perf_counter() - start
+
+
+def cell_seconds(nb: nbformat.NotebookNode) -> list[tuple[int, float, str]]:
+    """(code cell index, seconds, first source line) for each timed code cell."""
+    from datetime import datetime
+
+    rows = []
+    for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        timing = cell.metadata.get("execution", {})
+        start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+        if start and end:
+            seconds = (datetime.fromisoformat(end[:-1]) - datetime.fromisoformat(start[:-1]))
+            lines = [ln for ln in cell.source.splitlines() if not ln.startswith("# NBVAL")]
+            rows.append((i, seconds.total_seconds(), (lines or [""])[0][:60]))
+    return rows
 
 
 def problems(nb: nbformat.NotebookNode) -> list[str]:
@@ -155,11 +178,15 @@ def execute(paths: list[Path]) -> int:
     return status
 
 
-def benchmark(paths: list[Path]) -> int:
+def benchmark(paths: list[Path], top: int = 0) -> int:
     rows = []
     for path in paths:
         nb = nbformat.read(path, as_version=4)
-        rows.append((str(path.relative_to(ROOT)), run(nb, path)))
+        rows.append((str(path.relative_to(ROOT)), run(nb, path, record_timing=top > 0)))
+        if top:
+            print(f"{rows[-1][0]}: {rows[-1][1]:.1f} s; slowest cells:", flush=True)
+            for i, seconds, line in sorted(cell_seconds(nb), key=lambda r: -r[1])[:top]:
+                print(f"  cell {i:>2}  {seconds:6.1f} s  {line}", flush=True)
     width = max(len(name) for name, _ in rows)
     threads = os.cpu_count()
     print(f"\n{'notebook':<{width}}  seconds  budget {BUDGET_S} s  ({threads} CPU cores)")
@@ -174,14 +201,16 @@ def benchmark(paths: list[Path]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["execute", "benchmark"])
+    parser.add_argument("command", choices=["execute", "benchmark", "profile"])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: all of book/")
     args = parser.parse_args(argv)
     paths = [p.resolve() for p in args.notebooks] or book_notebooks()
     for p in paths:
         if p.suffix != ".ipynb" or not p.is_file():
             parser.error(f"not a notebook: {p}")
-    return execute(paths) if args.command == "execute" else benchmark(paths)
+    if args.command == "execute":
+        return execute(paths)
+    return benchmark(paths, top=5 if args.command == "profile" else 0)
 
 
 if __name__ == "__main__":

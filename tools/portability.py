@@ -1,0 +1,149 @@
+"""Re-run ``pytest --nbval`` where floating-point order and environment differ.
+
+    python -m tools.portability [CONFIG ...]   # `make nbval-portable`, default: all
+
+A stored output that passes only on the machine that executed it is a bug the
+next reader finds. Each configuration changes something that moves the last
+digits of optimisers, samplers and reductions, or that a reader's machine may
+lack:
+
+``threads1``, ``threads4``
+    every BLAS/OpenMP/torch thread count forced to 1, or to 4 on 2 cores;
+``offline``
+    inside a network namespace with only loopback (``unshare -n``, as root):
+    proves that no notebook touches the network;
+``oldest``
+    a separate virtual environment (``.venv-oldest``) with the *lowest* version
+    that ``pyproject.toml`` allows of every dependency (a constraints file is
+    generated from its ``>=`` bounds), torch excepted (see below);
+``newest``
+    a separate environment (``.venv-newest``) with the newest release of every
+    dependency the registry offers, torch excepted.
+
+Configurations combine with ``+`` (``threads1+offline`` is what CI runs after
+``make test``). torch stays at the CPU build the Makefile installs
+(``$TORCH``, default 2.13.0) in every environment: PyPI's other Linux builds are
+CUDA builds of several GB. Each run's log goes to ``_build/portability/``;
+a table of configurations, results and wall times is printed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LOGS = ROOT / "_build" / "portability"
+NBVAL = ["--nbval", "--nbval-current-env", "--nbval-cell-timeout=600",
+         "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", "-p", "no:cacheprovider", "book"]
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+               "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+CONFIGS = ("threads1", "threads4", "offline", "oldest", "newest")
+TORCH = os.environ.get("TORCH", "torch==2.13.0")
+
+
+def lower_bounds() -> list[str]:
+    """``name==version`` for every dependency of ``pyproject.toml`` with a ``>=`` bound,
+    torch excepted (it is installed first, as the CPU build)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    requirements = [*project["dependencies"], *project["optional-dependencies"]["test"]]
+    pins = []
+    for req in requirements:
+        match = re.match(r"^([A-Za-z0-9_.\-]+)\s*>=\s*([0-9][^,;\s]*)", req)
+        if match and match.group(1).lower() != "torch":
+            pins.append(f"{match.group(1)}=={match.group(2)}")
+    return pins
+
+
+def build_venv(name: str, constraints: list[str] | None) -> Path:
+    """Create (or reuse) ``.venv-<name>`` with torch first, then the package and its
+    test extras, pinned by ``constraints`` when given. Returns its python."""
+    venv = ROOT / f".venv-{name}"
+    python = venv / "bin" / "python"
+    stamp = venv / ".installed"
+    wanted = "\n".join([TORCH, *(constraints or ["(newest)"])])
+    if stamp.is_file() and stamp.read_text(encoding="utf-8") == wanted:
+        return python
+    shutil.rmtree(venv, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(python), "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, TORCH], check=True)
+    extra: list[str] = []
+    if constraints is not None:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        file = LOGS / f"{name}-constraints.txt"
+        file.write_text("\n".join([TORCH, *constraints]) + "\n", encoding="utf-8")
+        extra = ["-c", str(file)]
+    else:
+        extra = ["--upgrade", "--upgrade-strategy", "eager"]
+    subprocess.run([*pip, *extra, "-e", ".[test]"], check=True, cwd=ROOT)
+    stamp.write_text(wanted, encoding="utf-8")
+    return python
+
+
+def command_for(parts: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The nbval command line and environment for one (combined) configuration."""
+    env = dict(os.environ)
+    python = str(ROOT / ".venv" / "bin" / "python")
+    prefix: list[str] = []
+    for part in parts:
+        if part in ("threads1", "threads4"):
+            env.update(dict.fromkeys(THREAD_VARS, part[-1]))
+        elif part == "offline":
+            if os.geteuid() != 0 or not shutil.which("unshare"):
+                raise SystemExit("offline needs root and unshare (util-linux)")
+            # Without `lo up` Jupyter kernels cannot start: they talk over 127.0.0.1.
+            prefix = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
+        elif part == "oldest":
+            python = str(build_venv("oldest", lower_bounds()))
+        elif part == "newest":
+            python = str(build_venv("newest", None))
+        else:
+            raise SystemExit(f"unknown configuration {part!r}; choose from {', '.join(CONFIGS)}")
+    return [*prefix, python, "-m", "pytest", *NBVAL], env
+
+
+def versions(python: str) -> str:
+    code = ("import importlib.metadata as m; print(', '.join(f'{p} {m.version(p)}' for p in "
+            "('numpy', 'torch', 'scipy', 'scikit-learn', 'gpytorch', 'monai', 'nilearn', "
+            "'statsmodels')))")
+    return subprocess.run([python, "-c", code], capture_output=True, text=True,
+                          check=False).stdout.strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("configs", nargs="*", default=list(CONFIGS),
+                        help=f"{', '.join(CONFIGS)}, or several joined by '+'")
+    args = parser.parse_args(argv)
+    LOGS.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for config in args.configs:
+        cmd, env = command_for(config.split("+"))
+        python = next(c for c in cmd if c.endswith("/python"))
+        print(f"== {config}: {versions(python)}", flush=True)
+        start = time.perf_counter()
+        with open(LOGS / f"{config}.log", "w", encoding="utf-8") as log:
+            result = subprocess.run(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                    check=False)
+        seconds = time.perf_counter() - start
+        tail = (LOGS / f"{config}.log").read_text(encoding="utf-8").strip().splitlines()[-1:]
+        rows.append((config, result.returncode, seconds, tail[0] if tail else ""))
+        print(f"   {'passed' if result.returncode == 0 else 'FAILED'} in {seconds:.0f} s: "
+              f"{rows[-1][3]}", flush=True)
+    print(f"\n{'configuration':<20} {'result':<7} {'seconds':>7}  pytest")
+    for config, code, seconds, tail in rows:
+        print(f"{config:<20} {'pass' if code == 0 else 'FAIL':<7} {seconds:7.0f}  {tail}")
+    return int(any(code != 0 for _, code, _, _ in rows))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
