@@ -30,19 +30,29 @@ def _volume(name: str, value: Any, ndim: int = 3) -> np.ndarray:
     return arr
 
 
-def slice_items(image: Any, labels: Any, indices: Iterable[int]) -> list[dict[str, np.ndarray]]:
+def slice_items(image: Any, labels: Any, indices: Iterable[int], *,
+                context: int = 0) -> list[dict[str, np.ndarray]]:
     """MONAI-style data list of axial slices ``[:, :, z]`` for ``z`` in ``indices``:
-    ``{"image": (1, X, Y) float32, "label": (1, X, Y) int64}`` per slice."""
+    ``{"image": (C, X, Y) float32, "label": (1, X, Y) int64}`` per slice.
+
+    With ``context=k`` the image has ``C = 2k + 1`` channels, the slices
+    ``z - k, ..., z + k`` (repeating the edge slice at the volume's ends): a
+    "2.5D" input that shows a 2D network its neighbours above and below.
+    """
     img = _volume("image", image)
     lab = _volume("labels", labels)
     if img.shape != lab.shape:
         raise ValueError(f"image and labels must have the same shape, got {img.shape} "
                          f"and {lab.shape}")
+    if isinstance(context, bool) or not isinstance(context, int) or context < 0:
+        raise ValueError(f"context must be a non-negative int, got {context!r}")
     items: list[dict[str, np.ndarray]] = []
+    depth = img.shape[2]
     for z in indices:
-        if not 0 <= int(z) < img.shape[2]:
-            raise ValueError(f"slice index {z} outside [0, {img.shape[2]})")
-        items.append({"image": img[None, :, :, int(z)].astype(np.float32),
+        if not 0 <= int(z) < depth:
+            raise ValueError(f"slice index {z} outside [0, {depth})")
+        near = np.clip(np.arange(int(z) - context, int(z) + context + 1), 0, depth - 1)
+        items.append({"image": np.moveaxis(img[:, :, near], -1, 0).astype(np.float32),
                       "label": lab[None, :, :, int(z)].astype(np.int64)})
     if not items:
         raise ValueError("indices must not be empty")

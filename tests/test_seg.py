@@ -26,6 +26,18 @@ def test_slice_items_are_monai_style_dicts() -> None:
     assert np.array_equal(items[1]["label"][0], labels[:, :, 4])
 
 
+def test_slice_items_with_context_stacks_the_neighbours() -> None:
+    image, labels = volume()
+    items = seg.slice_items(image, labels, [0, 3], context=1)
+    assert items[1]["image"].shape == (3, 12, 10)
+    assert np.array_equal(items[1]["image"][0], image[:, :, 2])
+    assert np.array_equal(items[1]["image"][2], image[:, :, 4])
+    assert np.array_equal(items[0]["image"][0], image[:, :, 0])  # the edge slice repeats
+    assert np.array_equal(items[0]["label"][0], labels[:, :, 0])
+    with pytest.raises(ValueError, match="context"):
+        seg.slice_items(image, labels, [0], context=-1)
+
+
 def test_slice_items_rejects_bad_input() -> None:
     image, labels = volume()
     with pytest.raises(ValueError, match="same shape"):
