@@ -25,7 +25,7 @@ from pathlib import Path
 
 import nbformat
 
-from tools.notebooks import ROOT, run
+from tools.notebooks import CELL_TIMEOUT_S, ROOT, run
 
 SEED_CALLS = re.compile(r"\b(seed_everything|manual_seed|default_rng)\(0\)|\brandom_state=0\b")
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -58,7 +58,8 @@ def measure(path: Path, values: list[str], seed: int | None, threads: int | None
     try:
         if threads is not None:
             os.environ.update(dict.fromkeys(THREAD_VARS, str(threads)))
-        run(nb, path, allow_errors=True)  # a failing assertion must not hide its value
+        # a failing assertion must not hide its value; a busy machine must not time out
+        run(nb, path, allow_errors=True, timeout=4 * CELL_TIMEOUT_S)
     finally:
         for k, v in saved.items():
             if v is None:

@@ -110,7 +110,7 @@ def stamp_setup_cell(nb: nbformat.NotebookNode) -> None:
 
 
 def run(nb: nbformat.NotebookNode, path: Path, record_timing: bool = False,
-        allow_errors: bool = False) -> float:
+        allow_errors: bool = False, timeout: int = CELL_TIMEOUT_S) -> float:
     """Execute ``nb`` from the notebook's folder; return the wall time in seconds.
 
     With ``record_timing`` each code cell's ``metadata.execution`` keeps its start and
@@ -120,7 +120,7 @@ def run(nb: nbformat.NotebookNode, path: Path, record_timing: bool = False,
     client = NotebookClient(
         nb,
         kernel_name="python3",
-        timeout=CELL_TIMEOUT_S,
+        timeout=timeout,
         record_timing=record_timing,
         allow_errors=allow_errors,
         resources={"metadata": {"path": str(path.parent)}},
