@@ -17,13 +17,15 @@ lack:
     that ``pyproject.toml`` allows of every dependency (a constraints file is
     generated from its ``>=`` bounds), torch excepted (see below);
 ``newest``
-    a separate environment (``.venv-newest``) with the newest release of every
-    dependency the registry offers, torch excepted.
+    a separate environment (``.venv-newest``) upgraded eagerly to the newest
+    release of every dependency that pip may install here, torch included.
 
 Configurations combine with ``+`` (``threads1+offline`` is what CI runs after
-``make test``). torch stays at the CPU build the Makefile installs
-(``$TORCH``, default 2.13.0) in every environment: PyPI's other Linux builds are
-CUDA builds of several GB. Each run's log goes to ``_build/portability/``;
+``make test``). ``oldest`` keeps torch at the CPU build the Makefile installs
+(``$TORCH``, default 2.13.0): PyPI's older Linux builds are CUDA builds of
+several GB. ``newest`` lets pip upgrade torch too, which on these machines is
+capped at 2.14.1 (a CUDA build, run on the CPU); elsewhere it downloads the
+newest CUDA build, which is why neither environment is part of CI. Each run's log goes to ``_build/portability/``;
 a table of configurations, results and wall times is printed at the end.
 """
 
@@ -64,7 +66,8 @@ def lower_bounds() -> list[str]:
 
 def build_venv(name: str, constraints: list[str] | None) -> Path:
     """Create (or reuse) ``.venv-<name>`` with torch first, then the package and its
-    test extras, pinned by ``constraints`` when given. Returns its python."""
+    test extras, pinned by ``constraints`` when given, else upgraded to the newest
+    releases. Returns its python."""
     venv = ROOT / f".venv-{name}"
     python = venv / "bin" / "python"
     stamp = venv / ".installed"
