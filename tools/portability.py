@@ -25,8 +25,9 @@ Configurations combine with ``+`` (``threads1+offline`` is what CI runs after
 (``$TORCH``, default 2.13.0): PyPI's older Linux builds are CUDA builds of
 several GB. ``newest`` lets pip upgrade torch too, which on these machines is
 capped at 2.14.1 (a CUDA build, run on the CPU); elsewhere it downloads the
-newest CUDA build, which is why neither environment is part of CI. Each run's log goes to ``_build/portability/``;
-a table of configurations, results and wall times is printed at the end.
+newest CUDA build, which is why neither environment is part of CI. Each run's
+log goes to ``_build/portability/``; a table of configurations, results and wall
+times is printed at the end.
 """
 
 from __future__ import annotations
