@@ -36,6 +36,14 @@ def _labels(name: str, y: Any) -> torch.Tensor:
     return y
 
 
+def _finite(name: str, x: torch.Tensor) -> torch.Tensor:
+    if not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).sum())
+        raise ValueError(f"{name} must be finite (no NaN or inf), got {bad} non-finite "
+                         f"value(s) among {x.numel()}")
+    return x
+
+
 def predict_labels(model: nn.Module, x: torch.Tensor, *, batch_size: int = 1024) -> torch.Tensor:
     """Class indices predicted by ``model`` (argmax of its outputs), on ``x``'s device."""
     x = as_float_tensor("x", x, ndim=(2, 3, 4, 5))
@@ -59,16 +67,28 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int,
                      lr: float, batch_size: int = 64, optimizer: str = "adam",
                      x_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None,
-                     progress: bool = True, seed: int = 0) -> dict[str, list[float]]:
+                     progress: bool = True, seed: int = 0,
+                     augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                     lr_schedule: str = "constant") -> dict[str, list[float]]:
     """Train ``model`` with cross-entropy on minibatches; return the history.
 
     Works on whatever device ``model`` and the tensors are on (move them first with
     ``.to(device)``). ``history["loss"]`` holds the mean training loss of each
     epoch and, when validation data are given, ``history["val_accuracy"]`` the
     accuracy after each epoch. Minibatches are shuffled by a generator seeded
-    with ``seed``, so a run is reproducible on one device.
+    with ``seed``, so a run is reproducible on one device. ``augment``, if given,
+    maps each training minibatch of inputs to a new one of the same shape before
+    the model sees it (e.g. random shifts); validation data are never augmented.
+    ``lr_schedule="cosine"`` lowers the learning rate from ``lr`` to 0 along half a
+    cosine over all minibatch steps, which makes the final weights less dependent
+    on the noise of the last few steps; ``"constant"`` (the default) keeps ``lr``.
+
+    Raises ``ValueError`` if ``x`` or ``x_val`` holds NaN or infinite values, and
+    ``FloatingPointError`` naming the epoch and minibatch (both counted from 1)
+    as soon as a minibatch's loss is not finite, e.g. when the learning rate is
+    too large and training diverges; the failing step is not applied.
     """
-    x = as_float_tensor("x", x, ndim=(2, 3, 4, 5))
+    x = _finite("x", as_float_tensor("x", x, ndim=(2, 3, 4, 5)))
     y = _labels("y", y)
     same_length(x=x, y=y)
     positive("epochs", epochs, integer=True)
@@ -76,27 +96,52 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epoc
     positive("batch_size", batch_size, integer=True)
     if optimizer not in ("adam", "sgd"):
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    if lr_schedule not in ("constant", "cosine"):
+        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
     if (x_val is None) != (y_val is None):
         raise ValueError("give both x_val and y_val, or neither")
+    if x_val is not None and y_val is not None:
+        x_val = _finite("x_val", as_float_tensor("x_val", x_val, ndim=(2, 3, 4, 5)))
+        same_length(x_val=x_val, y_val=_labels("y_val", y_val))
     opt: torch.optim.Optimizer = (torch.optim.Adam(model.parameters(), lr=lr)
                                   if optimizer == "adam"
                                   else torch.optim.SGD(model.parameters(), lr=lr))
+    steps = epochs * -(-len(x) // batch_size)
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+                 if lr_schedule == "cosine" else None)
     loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(seed)
     history: dict[str, list[float]] = {"loss": []}
     if x_val is not None:
         history["val_accuracy"] = []
-    for _ in tqdm(range(epochs), disable=not progress, mininterval=10.0, desc="training"):
+    for epoch in tqdm(range(1, epochs + 1), disable=not progress, mininterval=10.0,
+                      desc="training"):
         model.train()
         order = torch.randperm(len(x), generator=generator).to(x.device)
         total = 0.0
-        for i in range(0, len(x), batch_size):
+        for batch, i in enumerate(range(0, len(x), batch_size), start=1):
             idx = order[i:i + batch_size]
             opt.zero_grad()
-            loss = loss_fn(model(x[idx]), y[idx])
+            xb = x[idx]
+            if augment is not None:
+                augmented = augment(xb)
+                if not isinstance(augmented, torch.Tensor) or augmented.shape != xb.shape:
+                    raise ValueError(f"augment must return a tensor of the minibatch's shape "
+                                     f"{tuple(xb.shape)}, got "
+                                     f"{getattr(augmented, 'shape', type(augmented).__name__)}")
+                xb = augmented
+            loss = loss_fn(model(xb), y[idx])
+            value = float(loss.detach())
+            if not np.isfinite(value):
+                raise FloatingPointError(
+                    f"the training loss became {value} in epoch {epoch}, minibatch {batch} "
+                    f"(lr={lr}, optimizer={optimizer!r}): training diverged; "
+                    "try a smaller learning rate")
             loss.backward()
             opt.step()
-            total += float(loss.detach()) * len(idx)
+            if scheduler is not None:
+                scheduler.step()
+            total += value * len(idx)
         history["loss"].append(total / len(x))
         if x_val is not None and y_val is not None:
             history["val_accuracy"].append(accuracy(model, x_val, y_val))

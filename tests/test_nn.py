@@ -66,6 +66,78 @@ def test_train_classifier_rejects_bad_input() -> None:
         prnn.train_classifier(model, x, y, epochs=0, lr=0.1)
 
 
+def test_train_classifier_augments_and_schedules() -> None:
+    x, y = blobs()
+    seen: list[torch.Tensor] = []
+
+    def flip(xb: torch.Tensor) -> torch.Tensor:
+        seen.append(xb)
+        return -xb
+
+    torch.manual_seed(0)
+    model = nn.Linear(2, 2)
+    prnn.train_classifier(model, x, y, epochs=15, lr=0.1, batch_size=50, augment=flip,
+                          lr_schedule="cosine", progress=False)
+    assert len(seen) == 15 * 4 and sum(len(b) for b in seen) == 15 * len(x)
+    # Trained on -x only, the model has learnt the mirrored rule.
+    assert prnn.accuracy(model, -x, y) > 0.9 > prnn.accuracy(model, x, y)
+    with pytest.raises(ValueError, match="augment must return a tensor of the minibatch's shape"):
+        prnn.train_classifier(model, x, y, epochs=1, lr=0.1, augment=lambda xb: xb[:, :1],
+                              progress=False)
+    with pytest.raises(ValueError, match="lr_schedule must be"):
+        prnn.train_classifier(model, x, y, epochs=1, lr=0.1, lr_schedule="step")
+
+
+def test_train_classifier_cosine_schedule_ends_at_zero() -> None:
+    x, y = blobs()
+    model = nn.Linear(2, 2)
+    lrs: list[float] = []
+    original_step = torch.optim.SGD.step
+
+    def spy(self: torch.optim.SGD, *args: object, **kwargs: object) -> object:
+        lrs.append(self.param_groups[0]["lr"])
+        return original_step(self, *args, **kwargs)
+
+    torch.optim.SGD.step = spy  # type: ignore[method-assign,assignment]
+    try:
+        prnn.train_classifier(model, x, y, epochs=3, lr=0.2, batch_size=64, optimizer="sgd",
+                              lr_schedule="cosine", progress=False)
+    finally:
+        torch.optim.SGD.step = original_step  # type: ignore[method-assign]
+    steps = 3 * 4
+    assert len(lrs) == steps
+    expected = [0.1 * (1 + np.cos(np.pi * k / steps)) for k in range(steps)]
+    assert np.allclose(lrs, expected)
+
+
+def test_train_classifier_rejects_non_finite_input() -> None:
+    x, y = blobs()
+    model = nn.Linear(2, 2)
+    before = [p.detach().clone() for p in model.parameters()]
+    x_nan = x.clone()
+    x_nan[3, 1] = float("nan")
+    with pytest.raises(ValueError, match=r"x must be finite \(no NaN or inf\), got 1 non-finite"):
+        prnn.train_classifier(model, x_nan, y, epochs=1, lr=0.1, progress=False)
+    x_inf = x.clone()
+    x_inf[0, 0] = float("inf")
+    with pytest.raises(ValueError, match=r"x_val must be finite"):
+        prnn.train_classifier(model, x, y, epochs=1, lr=0.1, x_val=x_inf, y_val=y,
+                              progress=False)
+    # Rejected before any step: the model is untouched.
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_train_classifier_stops_when_training_diverges() -> None:
+    x, y = blobs()
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
+    with pytest.raises(FloatingPointError,
+                       match=r"loss became (nan|inf) in epoch \d+, minibatch \d+") as info:
+        prnn.train_classifier(model, x, y, epochs=20, lr=1e6, optimizer="sgd",
+                              progress=False)
+    assert "smaller learning rate" in str(info.value)
+
+
 def test_confusion_matrix() -> None:
     c = prnn.confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2], 3)
     assert c.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
