@@ -8,6 +8,7 @@ follow GPyTorch's own examples (mean module, covariance module, ``forward``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -18,6 +19,8 @@ from typing import Any
 import gpytorch
 import numpy as np
 import torch
+from linear_operator.utils.errors import NanError, NotPSDError
+from linear_operator.utils.warnings import NumericalWarning
 from matplotlib.axes import Axes
 from tqdm import tqdm
 
@@ -99,9 +102,22 @@ class SVGPModel(gpytorch.models.ApproximateGP):  # type: ignore[misc]
         return gpytorch.distributions.MultivariateNormal(self.mean_module(x), self.covar_module(x))
 
 
+class GPTrainingError(RuntimeError):
+    """Training a GP stopped: the loss became non-finite, or GPyTorch met a covariance
+    matrix that is not positive definite or contains NaN. The message says what to
+    change; the GPyTorch error, if any, is the ``__cause__``."""
+
+
+_PSD_ADVICE = ("use float64 (model.double(), likelihood.double() and float64 data), a larger "
+               "jitter (gpytorch.settings.cholesky_jitter), a smaller learning rate or "
+               "natural-gradient step (ngd_lr), or, for an SVGP, "
+               "TrilNaturalVariationalDistribution, which never factorises the precision")
+
+
 def train_gp(model: gpytorch.models.GP, likelihood: gpytorch.likelihoods.Likelihood,
              x: torch.Tensor, y: torch.Tensor, *, iterations: int = 100, lr: float = 0.1,
-             batch_size: int | None = None, ngd_lr: float = 0.1, progress: bool = True,
+             batch_size: int | None = None, ngd_lr: float = 0.1, lr_final: float | None = None,
+             ngd_lr_final: float | None = None, progress: bool = True,
              seed: int = 0) -> list[float]:
     """Fit a GP's hyperparameters with Adam (learning rate ``lr``); return the losses.
 
@@ -111,11 +127,23 @@ def train_gp(model: gpytorch.models.GP, likelihood: gpytorch.likelihoods.Likelih
     not epochs), and its variational distribution takes natural-gradient steps
     (``ngd_lr``), as in GPyTorch's SVGP examples: plain Adam on all parameters
     tends to explain a fast signal as noise before the variational mean has moved.
-    The loss is per data point, so curves of different ``n`` compare.
+    With ``lr_final`` (``ngd_lr_final``) the Adam (natural-gradient) step shrinks
+    geometrically to that value over the second half of training, so that the
+    final parameters average over many minibatches instead of following the last
+    few: with a constant step ``ngd_lr`` the variational distribution remembers
+    only about ``batch_size / ngd_lr`` points, far fewer than ``n = 10^6``. The
+    loss is per data point, so curves of different ``n`` compare.
+
+    Raises ``ValueError`` for non-finite data and :class:`GPTrainingError` (naming
+    the iteration) when the loss becomes non-finite or GPyTorch cannot factorise
+    a covariance matrix (``NotPSDError``, ``NanError``, chained as the cause).
     """
     x = as_float_tensor("x", x, ndim=(1, 2))
     y = as_float_tensor("y", y, ndim=(1,))
     same_length(x=x, y=y)
+    for name, value in (("x", x), ("y", y)):
+        if not bool(torch.isfinite(value).all()):
+            raise ValueError(f"{name} must be finite (no NaN or inf)")
     positive("iterations", iterations, integer=True)
     positive("lr", lr)
     exact = isinstance(model, gpytorch.models.ExactGP)
@@ -126,23 +154,35 @@ def train_gp(model: gpytorch.models.GP, likelihood: gpytorch.likelihoods.Likelih
     if batch_size is not None:
         positive("batch_size", batch_size, integer=True)
     positive("ngd_lr", ngd_lr)
+    for name, final in (("lr_final", lr_final), ("ngd_lr_final", ngd_lr_final)):
+        if final is not None:
+            positive(name, final)
     model.train()
     likelihood.train()
     optimizers: list[torch.optim.Optimizer]
+    schedules: list[tuple[torch.optim.Optimizer, float, float | None]]
     if exact:
         mll: gpytorch.mlls.MarginalLogLikelihood = gpytorch.mlls.ExactMarginalLogLikelihood(
             likelihood, model)
-        optimizers = [torch.optim.Adam(model.parameters(), lr=lr)]  # includes the noise
+        adam = torch.optim.Adam(model.parameters(), lr=lr)  # includes the noise
+        optimizers = [adam]
+        schedules = [(adam, lr, lr_final)]
     else:
         mll = gpytorch.mlls.VariationalELBO(likelihood, model, num_data=y.numel())
-        optimizers = [
-            gpytorch.optim.NGD(model.variational_parameters(), num_data=y.numel(), lr=ngd_lr),
-            torch.optim.Adam([*model.hyperparameters(), *likelihood.parameters()], lr=lr),
-        ]
+        ngd = gpytorch.optim.NGD(model.variational_parameters(), num_data=y.numel(), lr=ngd_lr)
+        adam = torch.optim.Adam([*model.hyperparameters(), *likelihood.parameters()], lr=lr)
+        optimizers = [ngd, adam]
+        schedules = [(ngd, ngd_lr, ngd_lr_final), (adam, lr, lr_final)]
     generator = torch.Generator(device="cpu")
     generator.manual_seed(seed)
-    losses = []
-    for _ in tqdm(range(iterations), disable=not progress, mininterval=10.0, desc="training"):
+    decay_from = iterations // 2
+    losses: list[float] = []
+    for i in tqdm(range(iterations), disable=not progress, mininterval=10.0, desc="training"):
+        if i >= decay_from:
+            frac = (i - decay_from) / max(1, iterations - 1 - decay_from)
+            for scheduled, first, last in schedules:
+                for group in scheduled.param_groups:
+                    group["lr"] = first if last is None else first * (last / first) ** frac
         if exact or batch_size is None or batch_size >= y.numel():
             xb, yb = x, y
         else:
@@ -150,11 +190,25 @@ def train_gp(model: gpytorch.models.GP, likelihood: gpytorch.likelihoods.Likelih
             xb, yb = x[idx], y[idx]
         for optimizer in optimizers:
             optimizer.zero_grad()
-        loss = -mll(model(xb), yb)
-        loss.backward()
-        for optimizer in optimizers:
-            optimizer.step()
-        losses.append(float(loss.detach()))
+        try:
+            loss = -mll(model(xb), yb)
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
+                raise GPTrainingError(
+                    f"the loss became {loss_value} at iteration {i} (of {iterations}); the "
+                    f"parameters are left as they were before it. Try a smaller learning rate "
+                    f"(lr={lr}), standardised data, float64 or a larger initial noise")
+            loss.backward()
+            for optimizer in optimizers:
+                optimizer.step()
+        except (NotPSDError, NanError) as err:
+            problem = ("is not positive definite" if isinstance(err, NotPSDError)
+                       else "contains NaN (a parameter diverged)")
+            raise GPTrainingError(
+                f"a covariance matrix {problem} at iteration {i} (of {iterations}, "
+                f"dtype {x.dtype}; GPyTorch raised {type(err).__name__}). To fix it, "
+                f"{_PSD_ADVICE}") from err
+        losses.append(loss_value)
     return losses
 
 
@@ -235,22 +289,44 @@ def plot_posterior(ax: Axes, x: Any, mean: Any, var: Any, *, x_train: Any = None
 # --- The scaling benchmark of Chapter 1.4 ------------------------------------------
 # One regression problem, four methods. The data are synthetic on purpose: with a
 # known noise floor (SCALING_NOISE_SD) every RMSE and NLPD can be read against the
-# best possible value, at any n up to 10^5.
+# best possible value, at any n up to 10^6.
 SCALING_METHODS = ("sklearn", "exact", "kiss", "svgp")
 SCALING_NOISE_SD = 0.1
 SCALING_TEST_N = 2000
-SCALING_SETTINGS: dict[str, Any] = {
-    "init_lengthscale": 0.2,  # the default 0.69 settles on treating sin(17x) as noise
-    "init_noise": 0.01,
-    "iterations": 50,  # Adam steps for exact GP and KISS-GP
-    "lr": 0.1,
-    "kiss_grid_size": 1000,
-    "svgp_inducing": 256,
-    "svgp_batch_size": 1024,
-    "svgp_steps": 500,  # a fixed number of steps, whatever n
-    "svgp_lr": 0.01,
-    "love_rank": 1000,  # LOVE's root decomposition size for fast predictive variances
-    "preconditioner_size": 100,  # pivoted Cholesky rank for CG; the default 15 fails at n=5000
+# Each method has its own numerical settings; sharing the exact GP's made KISS-GP
+# and SVGP slow or wrong at large n (see Chapter 1.4, "Traps met on the way").
+SCALING_SETTINGS: dict[str, dict[str, Any]] = {
+    "all": {  # scikit-learn uses only these, with its own L-BFGS-B in float64
+        "init_lengthscale": 0.2,  # the default 0.69 settles on treating sin(17x) as noise
+        "init_noise": 0.01,
+    },
+    "exact": {
+        "dtype": "float32",
+        "iterations": 50,  # Adam steps on the exact marginal likelihood
+        "lr": 0.1,
+        "preconditioner_size": 100,  # pivoted Cholesky rank for CG; 15 fails at n=5000
+        "love_rank": 1000,  # LOVE rank for fast predictive variances
+    },
+    "kiss": {
+        "dtype": "float64",  # CG in float32 diverged at n=10^5 (RMSE in the thousands)
+        "iterations": 20,  # a good start needs few steps; each costs ~88 CG iterations at 10^5
+        "lr": 0.1,
+        "grid_size": 1000,
+        "use_toeplitz": False,  # a dense 1000 x 1000 K_UU: cheaper rows than Toeplitz
+        "preconditioner_size": 0,  # its backward pass through the interpolation cost 90%
+        "eval_cg_tolerance": 0.001,  # the predictive mean's solve (default 0.01)
+        "love_rank": 200,  # rank 100 gave 99% coverage at n=10^5
+    },
+    "svgp": {
+        "dtype": "float64",  # float32 natural parameters fail (NotPSDError) at n=10^6
+        "inducing": 256,
+        "batch_size": 1024,
+        "steps": 500,  # a fixed number of steps, whatever n
+        "lr": 0.01,  # Adam on hyperparameters and inducing locations ...
+        "lr_final": 0.001,  # ... decaying geometrically over the second half
+        "ngd_lr": 0.1,  # natural-gradient step for q(u) ...
+        "ngd_lr_final": 0.01,  # ... decaying too, so q(u) averages ~10^5 points, not 10^4
+    },
 }
 
 
@@ -271,21 +347,30 @@ def scaling_data(n: int, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
 
 
-def _fit_and_predict(method: str, model: gpytorch.models.GP,
+def _fit_and_predict(method: str, cfg: dict[str, Any], model: gpytorch.models.GP,
                      likelihood: gpytorch.likelihoods.Likelihood, x: torch.Tensor,
                      y: torch.Tensor, x_test: torch.Tensor,
-                     *, seed: int) -> tuple[float, float, torch.Tensor, torch.Tensor]:
-    cfg = SCALING_SETTINGS
-    with (gpytorch.settings.max_preconditioner_size(cfg["preconditioner_size"]),
-          warnings.catch_warnings()):
+                     *, seed: int) -> tuple[float, float, torch.Tensor, torch.Tensor, list[str]]:
+    with contextlib.ExitStack() as stack:
+        caught = stack.enter_context(warnings.catch_warnings(record=True))
         # Deprecation noise from linear_operator's sparse interpolation code under
-        # recent torch; GPyTorch's NumericalWarnings (CG not converged) still show.
+        # recent torch is dropped; GPyTorch's NumericalWarnings (CG not converged,
+        # jitter added) are recorded and returned, even under `python -W ignore`.
+        warnings.simplefilter("always", NumericalWarning)
         warnings.filterwarnings("ignore", category=UserWarning,
                                 module=r"linear_operator\.utils\.(sparse|interpolation)")
+        if method == "kiss":
+            stack.enter_context(gpytorch.settings.use_toeplitz(cfg["use_toeplitz"]))
+            stack.enter_context(gpytorch.settings.eval_cg_tolerance(cfg["eval_cg_tolerance"]))
+        if method != "svgp":
+            stack.enter_context(
+                gpytorch.settings.max_preconditioner_size(cfg["preconditioner_size"]))
         start = time.perf_counter()
         if method == "svgp":
-            train_gp(model, likelihood, x, y, iterations=cfg["svgp_steps"], lr=cfg["svgp_lr"],
-                     batch_size=cfg["svgp_batch_size"], progress=False, seed=seed)
+            train_gp(model, likelihood, x, y, iterations=cfg["steps"], lr=cfg["lr"],
+                     lr_final=cfg["lr_final"], batch_size=cfg["batch_size"],
+                     ngd_lr=cfg["ngd_lr"], ngd_lr_final=cfg["ngd_lr_final"], progress=False,
+                     seed=seed)
         else:
             train_gp(model, likelihood, x, y, iterations=cfg["iterations"], lr=cfg["lr"],
                      progress=False)
@@ -293,33 +378,52 @@ def _fit_and_predict(method: str, model: gpytorch.models.GP,
             torch.cuda.synchronize()
         fit_s = time.perf_counter() - start
         start = time.perf_counter()
-        with (gpytorch.settings.fast_pred_var(),
-              gpytorch.settings.max_root_decomposition_size(cfg["love_rank"])):
+        if method == "svgp":  # predictive variances are cheap and exact given q(u)
             mean, var = predict(model, likelihood, x_test)
+        else:
+            with (gpytorch.settings.fast_pred_var(),
+                  gpytorch.settings.max_root_decomposition_size(cfg["love_rank"])):
+                mean, var = predict(model, likelihood, x_test)
         predict_s = time.perf_counter() - start
-    return fit_s, predict_s, mean, var
+    messages = sorted({str(w.message)[:120] for w in caught
+                       if issubclass(w.category, NumericalWarning)})
+    return fit_s, predict_s, mean, var, messages
 
 
-def scaling_run(method: str, n: int, *, device: torch.device | None = None,
-                seed: int = 0) -> dict[str, float | int | str]:
+def scaling_run(method: str, n: int, *, device: torch.device | None = None, seed: int = 0,
+                overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Fit one method on ``n`` training points; time it and score it on held-out data.
 
     Returns ``method``, ``n``, ``fit_s``, ``predict_s`` (for SCALING_TEST_N points),
-    ``rmse``, ``nlpd`` and ``coverage`` of the 95% band.
+    ``rmse``, ``nlpd``, ``coverage`` of the 95% band and ``numerical_warnings`` (the
+    distinct NumericalWarning messages GPyTorch gave, usually none).
+
+    ``overrides`` replaces entries of ``SCALING_SETTINGS["all"]`` or of the method's
+    settings, to reproduce the traps of Chapter 1.4 (``init_lengthscale`` or
+    ``init_noise`` set to None keeps the library's default start).
     """
     if method not in SCALING_METHODS:
         raise ValueError(f"method must be one of {SCALING_METHODS}, got {method!r}")
-    cfg = SCALING_SETTINGS
+    init = dict(SCALING_SETTINGS["all"])
+    cfg = dict(SCALING_SETTINGS.get(method, {}))
+    for key, value in (overrides or {}).items():
+        if key in init:
+            init[key] = value
+        elif key in cfg:
+            cfg[key] = value
+        else:
+            raise ValueError(f"unknown setting {key!r} for method {method!r}")
     device = device or torch.device("cpu")
     x, y = scaling_data(n, seed=seed)
     x_test, y_test = scaling_data(SCALING_TEST_N, seed=seed + 10_000)
     torch.manual_seed(seed)
+    messages: list[str] = []
     if method == "sklearn":
         from sklearn.gaussian_process import GaussianProcessRegressor
         from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
-        kernel = (ConstantKernel(1.0) * RBF(cfg["init_lengthscale"])
-                  + WhiteKernel(cfg["init_noise"]))
+        kernel = (ConstantKernel(1.0) * RBF(init["init_lengthscale"] or 1.0)
+                  + WhiteKernel(init["init_noise"] or 1.0))
         gpr = GaussianProcessRegressor(kernel, normalize_y=False, random_state=seed)
         start = time.perf_counter()
         gpr.fit(x.numpy()[:, None].astype(np.float64), y.numpy().astype(np.float64))
@@ -329,25 +433,29 @@ def scaling_run(method: str, n: int, *, device: torch.device | None = None,
         predict_s = time.perf_counter() - start
         mean, var = mean_np, sd**2  # WhiteKernel: sd already includes the noise
     else:
-        x, y, xt = x.to(device), y.to(device), x_test.to(device)
-        likelihood = gpytorch.likelihoods.GaussianLikelihood().to(device)
-        likelihood.noise = cfg["init_noise"]
+        dtype = getattr(torch, cfg["dtype"])
+        x, y, xt = (t.to(device=device, dtype=dtype) for t in (x, y, x_test))
+        likelihood = gpytorch.likelihoods.GaussianLikelihood().to(device=device, dtype=dtype)
+        if init["init_noise"] is not None:
+            likelihood.noise = init["init_noise"]
         model: gpytorch.models.GP
         if method == "svgp":
-            inducing = torch.linspace(0.0, 10.0, cfg["svgp_inducing"], device=device)
-            model = SVGPModel(inducing).to(device)
+            inducing = torch.linspace(0.0, 10.0, cfg["inducing"], device=device, dtype=dtype)
+            model = SVGPModel(inducing)
         elif method == "kiss":
-            model = KISSGPModel(x, y, likelihood, grid_size=cfg["kiss_grid_size"],
-                                grid_bounds=(0.0, 10.0)).to(device)
+            model = KISSGPModel(x, y, likelihood, grid_size=cfg["grid_size"],
+                                grid_bounds=(0.0, 10.0))
         else:
-            model = ExactGPModel(x, y, likelihood).to(device)
+            model = ExactGPModel(x, y, likelihood)
+        model = model.to(device=device, dtype=dtype)
         base = model.covar_module.base_kernel
         rbf = base.base_kernel if method == "kiss" else base
-        rbf.lengthscale = cfg["init_lengthscale"]
-        fit_s, predict_s, mean_t, var_t = _fit_and_predict(method, model, likelihood, x, y, xt,
-                                                           seed=seed)
+        if init["init_lengthscale"] is not None:
+            rbf.lengthscale = init["init_lengthscale"]
+        fit_s, predict_s, mean_t, var_t, messages = _fit_and_predict(
+            method, cfg, model, likelihood, x, y, xt, seed=seed)
         mean, var = mean_t.cpu().numpy(), var_t.cpu().numpy()
     y_np = y_test.numpy()
     return {"method": method, "n": n, "fit_s": fit_s, "predict_s": predict_s,
             "rmse": rmse(y_np, mean), "nlpd": gaussian_nlpd(y_np, mean, var),
-            "coverage": coverage(y_np, mean, var)}
+            "coverage": coverage(y_np, mean, var), "numerical_warnings": messages}
