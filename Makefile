@@ -62,7 +62,7 @@ benchmark: install
 profile: install
 	$(BIN)/python -m tools.notebooks profile $(NB)
 
-## make gp-scaling: re-measure Chapter 1.4's scaling table (about 15 minutes)
+## make gp-scaling: re-measure Chapter 1.4's scaling table (about 25 minutes)
 gp-scaling: install
 	$(BIN)/python -W ignore -m tools.gp_scaling
 
