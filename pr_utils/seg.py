@@ -2,7 +2,8 @@
 loop with device handling, prediction, synthetic lesions and overlay plots.
 
 Losses and metrics are taught in the notebooks, written from their formulas and
-checked against MONAI's; this module holds only what is reused around them.
+checked against MONAI's; this module holds only what is reused around them, and
+what a page has taught once and later pages reuse (:func:`dice`, from 3.1/3.2).
 """
 
 from __future__ import annotations
@@ -152,6 +153,29 @@ def predict_slices(model: torch.nn.Module, images: Any, *, batch_size: int = 16,
                 p = (p + torch.softmax(model(xb.flip(dim)), dim=1).flip(dim)) / 2
             out.append(p.argmax(dim=1).cpu())
     return torch.cat(out).numpy()
+
+
+def dice(pred: Any, true: Any, c: int) -> float:
+    """Dice overlap 2|A∩B| / (|A| + |B|) of class ``c`` between two label maps.
+
+    Taught and checked against MONAI's ``DiceMetric`` in 3.1 and 3.2; later pages
+    import it from here. ``pred`` and ``true`` are integer or bool label maps
+    (NumPy or torch) of the same shape. Returns NaN when class ``c`` is absent
+    from both, where Dice is undefined (MONAI's ``ignore_empty`` convention).
+    """
+    a, b = (np.asarray(v.cpu() if isinstance(v, torch.Tensor) else v) for v in (pred, true))
+    if a.shape != b.shape:
+        raise ValueError(f"pred and true must have the same shape, got {a.shape} and {b.shape}")
+    for name, arr in (("pred", a), ("true", b)):
+        if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool):
+            raise TypeError(f"{name} must be an integer or bool label map, got dtype {arr.dtype}")
+    if isinstance(c, bool) or not isinstance(c, (int, np.integer)):
+        raise TypeError(f"c must be an integer class label, got {c!r}")
+    in_a, in_b = a == c, b == c
+    total = int(in_a.sum()) + int(in_b.sum())
+    if total == 0:
+        return float("nan")
+    return 2.0 * int(np.logical_and(in_a, in_b).sum()) / total
 
 
 def add_lesions(image: Any, region: Any, *, n: int, radius: tuple[float, float] = (1.5, 3.0),

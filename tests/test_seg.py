@@ -196,3 +196,31 @@ def test_plot_overlay() -> None:
     with pytest.raises(ValueError, match="image's shape"):
         seg.plot_overlay(ax, np.zeros((5, 6)), np.zeros((6, 5)))
     plt.close("all")
+
+
+def test_dice_matches_monai_and_its_formula() -> None:
+    from monai.metrics import DiceMetric
+    from monai.networks.utils import one_hot
+
+    rng = np.random.default_rng(0)
+    true = rng.integers(0, 3, size=(12, 10))
+    pred = np.where(rng.random((12, 10)) < 0.7, true, rng.integers(0, 3, size=(12, 10)))
+    ours = [seg.dice(pred, true, c) for c in range(3)]
+    theirs = DiceMetric(include_background=True, reduction="none")(
+        one_hot(torch.tensor(pred)[None, None], 3), one_hot(torch.tensor(true)[None, None], 3))
+    np.testing.assert_allclose(ours, theirs[0].numpy(), atol=1e-6)
+    a = np.array([[1, 1, 0, 0]])
+    b = np.array([[1, 0, 0, 0]])
+    assert seg.dice(a, b, 1) == 2 * 1 / (2 + 1)          # 2|A∩B| / (|A| + |B|)
+    assert seg.dice(torch.tensor(a), torch.tensor(b), 0) == 2 * 2 / (2 + 3)
+    assert seg.dice(a, a, 1) == 1.0 and np.isnan(seg.dice(a, b, 5))  # absent from both: undefined
+
+
+def test_dice_rejects_bad_input() -> None:
+    a = np.zeros((4, 4), dtype=np.int64)
+    with pytest.raises(ValueError, match="same shape"):
+        seg.dice(a, a[:2], 1)
+    with pytest.raises(TypeError, match="label map"):
+        seg.dice(a.astype(np.float32), a, 1)
+    with pytest.raises(TypeError, match="class label"):
+        seg.dice(a, a, 1.0)  # type: ignore[arg-type]
