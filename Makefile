@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # torch is installed first, pinned to a release that exists as a CPU build here;
-# otherwise pip resolves pr_utils' `torch>=2.4.1` to a multi-GB CUDA build. Elsewhere:
+# otherwise pip resolves pr_utils' `torch>=2.8` to a multi-GB CUDA build. Elsewhere:
 #   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
