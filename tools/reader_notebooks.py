@@ -292,7 +292,8 @@ def _glue_text(page: Page, content: str) -> str:
         raise page.fail(f"glue from another document is not supported: {content!r}")
     key, _, fmt_spec = content.strip().partition(":")
     if key not in page.glue:
-        raise page.fail(f"no glued value named {key!r} in the stored outputs")
+        raise page.fail(f"no glued value named {key!r} in the stored outputs "
+                        f"(re-run `make execute NB=book/{page.name}.ipynb`)")
     data = page.glue[key]
     if "text/plain" not in data:
         raise page.fail(f"the glued value {key!r} has no text/plain form")
@@ -502,7 +503,8 @@ def render_directive(page: Page, d: Directive, *, base: Path) -> str:
     if d.name in {"glue", "glue:", "glue:any", "glue:figure"}:
         key = d.argument
         if key not in page.glue:
-            raise page.fail(f"no glued value named {key!r} in the stored outputs")
+            raise page.fail(f"no glued value named {key!r} in the stored outputs "
+                        f"(re-run `make execute NB=book/{page.name}.ipynb`)")
         data = page.glue[key]
         caption = body()
         if any(m.startswith("image/") for m in data):
