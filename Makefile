@@ -15,7 +15,7 @@ NBVAL_FLAGS := --nbval --nbval-current-env --nbval-cell-timeout=600 \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 NB ?=
 
-.PHONY: install book test lint unit nbval nbval-portable execute benchmark profile gp-scaling clean
+.PHONY: install book reader-notebooks test lint unit nbval nbval-portable execute benchmark profile gp-scaling clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,10 +26,17 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-## make book: install, then build the site from the stored notebook outputs
+## make book: install, then build the site from the stored notebook outputs, with
+## reader-ready copies of the notebooks (plain Markdown, folded solutions) in
+## _build/html/_notebooks, which the site's download button also serves
 book: install
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
+	$(BIN)/python -m tools.reader_notebooks --site _build/html
 	@echo "Site built: open $(CURDIR)/_build/html/index.html"
+
+## make reader-notebooks: only the reader-ready copies, into _build/html/_notebooks
+reader-notebooks: install
+	$(BIN)/python -m tools.reader_notebooks --site _build/html
 
 ## make test: install, build the site, lint, unit and browser tests, re-run every notebook
 test: book lint unit nbval
