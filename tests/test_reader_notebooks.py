@@ -121,7 +121,8 @@ def test_code_is_the_books_code(source: Path, reader_dir: Path) -> None:
     for before, after in zip(original, reader, strict=True):
         if after.metadata.get("cellView") == "form":  # a folded solution
             title, _, code = after.source.partition("\n")
-            assert re.fullmatch(r"# @title Solution to Exercise \d+ \(code\)", title)
+            assert re.fullmatch(
+                r'# @title Solution to Exercise \d+ \(code\) \{ display-mode: "form" \}', title)
             assert code == before.source
             assert after.metadata["jupyter"]["source_hidden"] is True
             assert after.outputs == [], "a folded solution gives no answer away"
@@ -263,7 +264,8 @@ def test_exercises_and_gated_solutions(tmp_path: Path) -> None:
         "**Exercise 2** (A title)\n\nSecond?\n\n<details>\n"
         "<summary>Solution to Exercise 2</summary>\n\nText part.")
     assert "the next code cell, folded" in second.source
-    assert solution.source == "# @title Solution to Exercise 2 (code)\nx = 2"
+    assert solution.source == (
+        '# @title Solution to Exercise 2 (code) { display-mode: "form" }\nx = 2')
     assert solution.metadata["cellView"] == "form"
     assert after.source == "y = 3" and "cellView" not in after.metadata
 

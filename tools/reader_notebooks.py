@@ -19,9 +19,9 @@ Colab, JupyterLab and Notebook 7 all render):
 - a solution is folded in ``<details><summary>Solution to Exercise N</summary>``;
   a gated solution (``{solution-start}`` ... ``{solution-end}`` around code cells)
   folds its text the same way, and its code cells are marked and folded too:
-  a first line ``# @title Solution to Exercise N (code)`` with Colab's
-  ``cellView: form`` (Colab shows the title, the code stays hidden until the
-  reader opens it) and ``jupyter.source_hidden`` (JupyterLab and Notebook 7
+  a first line ``# @title Solution to Exercise N (code) { display-mode: "form" }``
+  with Colab's ``cellView: form`` (Colab shows the title, the code stays hidden
+  until the reader opens it) and ``jupyter.source_hidden`` (JupyterLab and Notebook 7
   collapse the input); their stored outputs are removed, since they would give
   the answer away. The code is unchanged and still runs top to bottom;
 - admonitions (``{note}``, ``{admonition}`` ...) become block quotes with a bold
@@ -576,7 +576,8 @@ def _solution_code_cells(nb: nbformat.NotebookNode, numbers: dict[str, int]) -> 
 
 
 def _fold_solution_code(cell: nbformat.NotebookNode, number: int) -> None:
-    title = f"# @title Solution to Exercise {number} (code)"
+    # Colab's form syntax: the title is shown, the code hidden until the reader opens it.
+    title = f'# @title Solution to Exercise {number} (code) {{ display-mode: "form" }}'
     if not cell.source.startswith("# @title"):
         cell.source = f"{title}\n{cell.source}"
     cell.metadata["cellView"] = "form"  # Colab: show the title, hide the code
