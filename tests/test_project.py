@@ -90,3 +90,20 @@ def test_github_workflow_uses_the_same_make_targets() -> None:
     workflow = (ROOT / ".github" / "workflows" / "book.yml").read_text(encoding="utf-8")
     assert "make test" in workflow and "make book" in workflow
     assert "_build/html" in workflow
+
+
+def test_licences_are_declared_where_readers_and_tools_look() -> None:
+    # Code MIT, text CC BY-SA 4.0: the files, the package metadata and the site footer agree.
+    assert "MIT License" in (ROOT / "LICENSE").read_text(encoding="utf-8")
+    text_licence = (ROOT / "LICENSE-CC-BY-SA-4.0").read_text(encoding="utf-8")
+    assert "Attribution-ShareAlike 4.0 International" in text_licence
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
+    footer = CONFIG["html"]["extra_footer"]
+    assert "CC BY-SA 4.0" in footer and "MIT" in footer, footer
+
+
+def test_launch_buttons_offer_more_than_colab() -> None:
+    buttons = CONFIG["launch_buttons"]
+    assert buttons["colab_url"] and buttons["binderhub_url"].startswith("https://")
+    assert "jupyterhub_url" in buttons  # empty until an instructor sets their hub
