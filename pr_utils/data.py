@@ -53,6 +53,8 @@ def load_co2(*, monthly: bool = True) -> tuple[np.ndarray, np.ndarray]:
 GROWTH_FLOOR, GROWTH_GAIN, GROWTH_MID, GROWTH_RATE = 60.0, 120.0, 38.0, 3.0
 BIRTH_EFFECT = 1.5
 NOISE_SD = 8.0
+#: Injury lowers white-matter volume by this many NOISE_SDs (uniform between the two).
+INJURY_SD = (2.0, 4.0)
 
 
 def growth_curve(pma: np.ndarray, ga_at_birth: np.ndarray) -> np.ndarray:
@@ -79,8 +81,8 @@ def simulate_neonatal_cohort(n: int, *, injured_fraction: float = 0.0,
 
     Gestational age at birth is uniform on 24-42 weeks, and each baby is scanned
     between birth (at least 28 weeks) and 45 weeks. A fraction ``injured_fraction``
-    of babies has white-matter injury: volume reduced by 2-4 healthy standard
-    deviations (uniformly drawn).
+    of babies has white-matter injury: volume reduced by ``INJURY_SD`` (2-4) healthy
+    standard deviations (uniformly drawn).
     """
     positive("n", n, integer=True)
     if not isinstance(injured_fraction, (int, float)) or isinstance(injured_fraction, bool):
@@ -93,7 +95,7 @@ def simulate_neonatal_cohort(n: int, *, injured_fraction: float = 0.0,
     volume = growth_curve(pma, ga) + rng.normal(0.0, NOISE_SD, n)
     injured = np.zeros(n, dtype=bool)
     injured[rng.permutation(n)[: round(injured_fraction * n)]] = True
-    volume[injured] -= rng.uniform(2.0, 4.0, injured.sum()) * NOISE_SD
+    volume[injured] -= rng.uniform(*INJURY_SD, injured.sum()) * NOISE_SD
     return NeonatalCohort(pma=pma, ga_at_birth=ga, volume=volume, injured=injured)
 
 

@@ -52,6 +52,10 @@ def test_injured_babies_have_smaller_volumes() -> None:
     assert c.injured.sum() == 200
     residual = c.volume - data.growth_curve(c.pma, c.ga_at_birth)
     assert residual[c.injured].mean() < -2 * data.NOISE_SD < residual[~c.injured].mean()
+    # injury: minus U(2, 4) sds of 8 cm³, mean -24; with the noise the sd is
+    # sqrt(64 + 64 * 4 / 12) = 9.2, so 200 babies give a standard error of 0.65 (4 allowed)
+    assert data.INJURY_SD == (2.0, 4.0)
+    assert abs(residual[c.injured].mean() + 24.0) < 2.6
 
 
 @pytest.mark.parametrize("kwargs, error", [
