@@ -1,5 +1,7 @@
 """The frame of the book: environment files, configuration, table of contents, commands."""
 
+import itertools
+import json
 import os
 import re
 import tomllib
@@ -90,6 +92,33 @@ def test_github_workflow_uses_the_same_make_targets() -> None:
     workflow = (ROOT / ".github" / "workflows" / "book.yml").read_text(encoding="utf-8")
     assert "make test" in workflow and "make book" in workflow
     assert "_build/html" in workflow
+
+
+def glossary_terms() -> list[tuple[str, str]]:
+    """(English, Chinese) pairs of book/glossary.md: a term line, then its Chinese line."""
+    text = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
+    lines = text.split("```{glossary}")[1].split("```")[0].splitlines()
+    is_term = re.compile(r"^[^\s:]")
+    return [(en, zh) for en, zh in itertools.pairwise(lines)
+            if is_term.match(en) and is_term.match(zh)]
+
+
+def test_glossary_chinese_terms_are_used_in_the_book() -> None:
+    # The glossary collects the lecture's terms as the pages introduce them, so each
+    # Chinese term must appear beside its first English use on some page.
+    pages = [(ROOT / "book" / "intro.md").read_text(encoding="utf-8")]
+    for path in sorted((ROOT / "book").glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        pages += ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
+    text = "\n".join(pages)
+    terms = glossary_terms()
+    assert len(terms) >= 20 and all(re.search(r"[\u4e00-\u9fff]", zh) for _, zh in terms), terms
+    missing = []
+    for en, zh in terms:
+        for variant in re.split(r"\s*[/、，,;；]\s*", re.sub(r"[（(].*?[)）]", "", zh)):
+            if variant and variant not in text:
+                missing.append(f"{en}: {variant}")
+    assert not missing, f"glossary terms used on no page: {missing}"
 
 
 def test_licences_are_declared_where_readers_and_tools_look() -> None:
