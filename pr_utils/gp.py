@@ -22,9 +22,9 @@ import torch
 from linear_operator.utils.errors import NanError, NotPSDError
 from linear_operator.utils.warnings import NumericalWarning
 from matplotlib.axes import Axes
-from tqdm import tqdm
 
 from pr_utils._checks import as_float_array, as_float_tensor, positive, same_length
+from pr_utils.runtime import progress_bar, show_progress
 
 
 def rbf_kernel(x1: Any, x2: Any, *, variance: float = 1.0, lengthscale: float = 1.0) -> np.ndarray:
@@ -117,7 +117,7 @@ _PSD_ADVICE = ("use float64 (model.double(), likelihood.double() and float64 dat
 def train_gp(model: gpytorch.models.GP, likelihood: gpytorch.likelihoods.Likelihood,
              x: torch.Tensor, y: torch.Tensor, *, iterations: int = 100, lr: float = 0.1,
              batch_size: int | None = None, ngd_lr: float = 0.1, lr_final: float | None = None,
-             ngd_lr_final: float | None = None, progress: bool = True,
+             ngd_lr_final: float | None = None, progress: bool | None = None,
              seed: int = 0) -> list[float]:
     """Fit a GP's hyperparameters with Adam (learning rate ``lr``); return the losses.
 
@@ -133,6 +133,11 @@ def train_gp(model: gpytorch.models.GP, likelihood: gpytorch.likelihoods.Likelih
     few: with a constant step ``ngd_lr`` the variational distribution remembers
     only about ``batch_size / ngd_lr`` points, far fewer than ``n = 10^6``. The
     loss is per data point, so curves of different ``n`` compare.
+
+    A progress bar with the current loss appears after two seconds when
+    ``progress`` is ``True``, or when it is ``None`` (the default) and the
+    environment variable ``PR_UTILS_PROGRESS`` is not ``0``
+    (:func:`pr_utils.runtime.show_progress`).
 
     Raises ``ValueError`` for non-finite data and :class:`GPTrainingError` (naming
     the iteration) when the loss becomes non-finite or GPyTorch cannot factorise
@@ -154,6 +159,7 @@ def train_gp(model: gpytorch.models.GP, likelihood: gpytorch.likelihoods.Likelih
     if batch_size is not None:
         positive("batch_size", batch_size, integer=True)
     positive("ngd_lr", ngd_lr)
+    show_progress(progress)  # TypeError before any work
     for name, final in (("lr_final", lr_final), ("ngd_lr_final", ngd_lr_final)):
         if final is not None:
             positive(name, final)
@@ -177,7 +183,8 @@ def train_gp(model: gpytorch.models.GP, likelihood: gpytorch.likelihoods.Likelih
     generator.manual_seed(seed)
     decay_from = iterations // 2
     losses: list[float] = []
-    for i in tqdm(range(iterations), disable=not progress, mininterval=10.0, desc="training"):
+    bar = progress_bar(range(iterations), progress=progress)
+    for i in bar:
         if i >= decay_from:
             frac = (i - decay_from) / max(1, iterations - 1 - decay_from)
             for scheduled, first, last in schedules:
@@ -209,6 +216,7 @@ def train_gp(model: gpytorch.models.GP, likelihood: gpytorch.likelihoods.Likelih
                 f"dtype {x.dtype}; GPyTorch raised {type(err).__name__}). To fix it, "
                 f"{_PSD_ADVICE}") from err
         losses.append(loss_value)
+        bar.set_postfix(loss=f"{loss_value:.4g}", refresh=False)
     return losses
 
 

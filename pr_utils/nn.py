@@ -15,9 +15,9 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import nn
-from tqdm import tqdm
 
 from pr_utils._checks import as_float_array, as_float_tensor, positive, same_length
+from pr_utils.runtime import progress_bar, show_progress
 
 
 def count_parameters(model: nn.Module, *, trainable_only: bool = True) -> int:
@@ -67,7 +67,7 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int,
                      lr: float, batch_size: int = 64, optimizer: str = "adam",
                      x_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None,
-                     progress: bool = True, seed: int = 0,
+                     progress: bool | None = None, seed: int = 0,
                      augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
                      lr_schedule: str = "constant") -> dict[str, list[float]]:
     """Train ``model`` with cross-entropy on minibatches; return the history.
@@ -82,6 +82,10 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epoc
     ``lr_schedule="cosine"`` lowers the learning rate from ``lr`` to 0 along half a
     cosine over all minibatch steps, which makes the final weights less dependent
     on the noise of the last few steps; ``"constant"`` (the default) keeps ``lr``.
+    A progress bar over the epochs (with the last epoch's loss) appears after two
+    seconds when ``progress`` is ``True``, or when it is ``None`` (the default)
+    and the environment variable ``PR_UTILS_PROGRESS`` is not ``0``
+    (:func:`pr_utils.runtime.show_progress`).
 
     Raises ``ValueError`` if ``x`` or ``x_val`` holds NaN or infinite values, and
     ``FloatingPointError`` naming the epoch and minibatch (both counted from 1)
@@ -100,6 +104,7 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epoc
         raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
     if (x_val is None) != (y_val is None):
         raise ValueError("give both x_val and y_val, or neither")
+    show_progress(progress)  # TypeError before any work
     if x_val is not None and y_val is not None:
         x_val = _finite("x_val", as_float_tensor("x_val", x_val, ndim=(2, 3, 4, 5)))
         same_length(x_val=x_val, y_val=_labels("y_val", y_val))
@@ -114,8 +119,8 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epoc
     history: dict[str, list[float]] = {"loss": []}
     if x_val is not None:
         history["val_accuracy"] = []
-    for epoch in tqdm(range(1, epochs + 1), disable=not progress, mininterval=10.0,
-                      desc="training"):
+    bar = progress_bar(range(1, epochs + 1), progress=progress)
+    for epoch in bar:
         model.train()
         order = torch.randperm(len(x), generator=generator).to(x.device)
         total = 0.0
@@ -143,6 +148,7 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epoc
                 scheduler.step()
             total += value * len(idx)
         history["loss"].append(total / len(x))
+        bar.set_postfix(loss=f"{history['loss'][-1]:.4g}", refresh=False)
         if x_val is not None and y_val is not None:
             history["val_accuracy"].append(accuracy(model, x_val, y_val))
     return history

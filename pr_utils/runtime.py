@@ -2,13 +2,18 @@
 
 Every notebook runs unchanged on a laptop CPU, on CI and on a Colab GPU, so the
 device is picked here (never hard-coded as ``"cuda:0"``) and all random number
-generators are seeded from one place.
+generators are seeded from one place. The progress bars of the training loops
+(:func:`progress_bar`) are decided here too: shown to a person running a
+notebook, never stored in the book's outputs.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import random
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import torch
@@ -61,3 +66,46 @@ def get_device(prefer: str | None = None) -> torch.device:
     if prefer == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("prefer='cuda' but no CUDA device is available")
     return torch.device(prefer)
+
+
+#: Set to ``0`` to switch off the progress bars of pr_utils' training loops
+#: wherever ``progress`` is left at ``None``; the book's own executors do this.
+PROGRESS_ENV = "PR_UTILS_PROGRESS"
+_OFF = ("0", "false", "no", "off")
+
+
+def show_progress(progress: bool | None = None) -> bool:
+    """Whether a training loop should draw a progress bar.
+
+    ``True`` or ``False`` decide. ``None``, the default of the training
+    functions, means "when a person is watching": yes, unless the environment
+    variable ``PR_UTILS_PROGRESS`` is ``0`` (or ``false``, ``no``, ``off``).
+    ``make execute``, ``make nbval`` and ``make nbval-portable`` set it, so the
+    outputs the book stores and compares never contain a bar.
+    """
+    if progress is None:
+        return os.environ.get(PROGRESS_ENV, "").strip().lower() not in _OFF
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress must be a bool or None, got {type(progress).__name__}")
+    return progress
+
+
+def progress_bar(iterable: Iterable[Any], *, progress: bool | None, total: int | None = None,
+                 desc: str = "training", delay: float = 2.0) -> Any:
+    """``iterable`` wrapped in a tqdm bar that appears once it has run ``delay`` seconds.
+
+    Whether it is drawn at all is :func:`show_progress` (``progress``); when it
+    is not, the returned bar is a disabled one (``set_postfix`` does nothing).
+    In Jupyter or Colab with ipywidgets installed the bar is a widget
+    (``tqdm.auto``); without ipywidgets it is tqdm's text bar, because
+    ``tqdm.auto`` would then print a ``TqdmWarning`` into the notebook.
+    """
+    on = show_progress(progress)
+    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not delay >= 0:
+        raise ValueError(f"delay must be a number of seconds >= 0, got {delay!r}")
+    if on and importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm.std import tqdm
+    return tqdm(iterable, total=total, desc=desc, disable=not on, delay=float(delay),
+                mininterval=0.5)

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
-from tqdm import tqdm
 
 from pr_utils._checks import positive
+from pr_utils.runtime import progress_bar, show_progress
 
 #: Overlay colours for label 1, 2, 3, ... (label 0 is left transparent).
 LABEL_COLOURS = ("#E69F00", "#56B4E9", "#D55E00", "#009E73")
@@ -70,7 +70,7 @@ def train_segmentation(model: torch.nn.Module, loader: Iterable[dict[str, torch.
                        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], *,
                        epochs: int, lr: float = 1e-3, device: torch.device | None = None,
                        schedule: str = "constant",
-                       progress: bool = True) -> dict[str, list[float]]:
+                       progress: bool | None = None) -> dict[str, list[float]]:
     """Train ``model`` with Adam on batches ``{"image", "label"}`` from ``loader``.
 
     ``loss_fn(logits, labels)`` receives the raw network output ``(B, C, ...)``
@@ -80,6 +80,10 @@ def train_segmentation(model: torch.nn.Module, loader: Iterable[dict[str, torch.
     (``torch.optim.lr_scheduler.CosineAnnealingLR``; the loader needs a length),
     which usually ends in a better model than a constant rate for the same
     number of epochs. Returns the mean loss and the wall time of each epoch.
+    A progress bar over the epochs (with the last epoch's loss) appears after two
+    seconds when ``progress`` is ``True``, or when it is ``None`` (the default)
+    and the environment variable ``PR_UTILS_PROGRESS`` is not ``0``
+    (:func:`pr_utils.runtime.show_progress`).
 
     Raises ``ValueError`` for images with NaN or inf, and ``FloatingPointError``
     naming the epoch and batch as soon as the loss is not finite (a diverging
@@ -89,6 +93,7 @@ def train_segmentation(model: torch.nn.Module, loader: Iterable[dict[str, torch.
     positive("lr", lr)
     if schedule not in ("constant", "cosine"):
         raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
+    show_progress(progress)  # TypeError before any work
     device = device or next(model.parameters()).device
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -98,8 +103,8 @@ def train_segmentation(model: torch.nn.Module, loader: Iterable[dict[str, torch.
             raise TypeError("schedule='cosine' needs a loader with a length (a DataLoader or list)")
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * len(loader))
     history: dict[str, list[float]] = {"loss": [], "seconds": []}
-    for epoch in tqdm(range(1, epochs + 1), disable=not progress, mininterval=10.0,
-                      desc="training"):
+    bar = progress_bar(range(1, epochs + 1), progress=progress)
+    for epoch in bar:
         model.train()
         start, total, count = time.perf_counter(), 0.0, 0
         for step, batch in enumerate(loader, 1):
@@ -122,6 +127,7 @@ def train_segmentation(model: torch.nn.Module, loader: Iterable[dict[str, torch.
             raise ValueError("loader yielded no batches")
         history["loss"].append(total / count)
         history["seconds"].append(time.perf_counter() - start)
+        bar.set_postfix(loss=f"{history['loss'][-1]:.4g}", refresh=False)
     return history
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import pr_utils
-from pr_utils.runtime import get_device, seed_everything
+from pr_utils.runtime import PROGRESS_ENV, get_device, progress_bar, seed_everything, show_progress
 
 
 def draw() -> tuple[float, float, torch.Tensor]:
@@ -90,3 +90,129 @@ def test_get_device_rejects_non_strings() -> None:
 def test_get_device_cuda_without_gpu_fails_loudly() -> None:
     with pytest.raises(RuntimeError, match="no CUDA device"):
         get_device("cuda")
+
+
+# Progress bars: shown to a person running a notebook, never stored by the book's executors.
+
+@pytest.mark.parametrize("value, expected", [(None, True), ("", True), ("1", True),
+                                             ("0", False), (" OFF ", False), ("false", False),
+                                             ("no", False)])
+def test_show_progress_follows_the_environment_when_none(
+        monkeypatch: pytest.MonkeyPatch, value: str | None, expected: bool) -> None:
+    if value is None:
+        monkeypatch.delenv(PROGRESS_ENV, raising=False)
+    else:
+        monkeypatch.setenv(PROGRESS_ENV, value)
+    assert show_progress() is expected
+    assert show_progress(None) is expected
+
+
+@pytest.mark.parametrize("value", [None, "0", "1"])
+def test_show_progress_explicit_choice_wins(monkeypatch: pytest.MonkeyPatch,
+                                            value: str | None) -> None:
+    if value is None:
+        monkeypatch.delenv(PROGRESS_ENV, raising=False)
+    else:
+        monkeypatch.setenv(PROGRESS_ENV, value)
+    assert show_progress(True) is True
+    assert show_progress(False) is False
+
+
+@pytest.mark.parametrize("progress", [1, 0, "yes", "0"])
+def test_show_progress_rejects_non_bools(progress: object) -> None:
+    with pytest.raises(TypeError, match="progress must be a bool or None"):
+        show_progress(progress)  # type: ignore[arg-type]
+
+
+def test_progress_bar_draws_after_its_delay(capsys: pytest.CaptureFixture[str]) -> None:
+    bar = progress_bar(range(3), progress=True, delay=0)
+    assert list(bar) == [0, 1, 2]
+    assert "training: 100%" in capsys.readouterr().err
+    assert list(progress_bar(range(3), progress=True, delay=60)) == [0, 1, 2]
+    assert capsys.readouterr().err == "", "a loop shorter than the delay shows no bar"
+
+
+def test_progress_bar_off_is_silent(monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv(PROGRESS_ENV, "0")
+    bar = progress_bar(range(3), progress=None, delay=0)
+    for _ in bar:
+        bar.set_postfix(loss="1.0", refresh=False)  # a no-op, not an error
+    assert bar.disable
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_bar_is_plain_text_without_ipywidgets(monkeypatch: pytest.MonkeyPatch) -> None:
+    # In a Jupyter kernel without ipywidgets, tqdm.auto prints a TqdmWarning into the
+    # notebook; the text bar is used instead.
+    import importlib.util
+
+    from tqdm.std import tqdm
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "ipywidgets" else real(name, *a))
+    bar = progress_bar(range(1), progress=True, delay=60)
+    assert type(bar) is tqdm
+    bar.close()
+
+
+def test_progress_bar_rejects_a_bad_delay() -> None:
+    with pytest.raises(ValueError, match="delay must be"):
+        progress_bar(range(3), progress=True, delay=-1)
+    with pytest.raises(TypeError, match="progress must be"):
+        progress_bar(range(3), progress="on", delay=0)  # type: ignore[arg-type]
+
+
+def _train_all(progress: object) -> list[list[float]]:
+    """A tiny run of each training loop of pr_utils with this ``progress`` value."""
+    import gpytorch
+
+    from pr_utils import gp, seg
+    from pr_utils import nn as prnn
+
+    x, y = gp.scaling_data(50, seed=1)
+    likelihood = gpytorch.likelihoods.GaussianLikelihood()
+    model = gp.ExactGPModel(x, y, likelihood)
+    gp_losses = gp.train_gp(model, likelihood, x, y, iterations=3, progress=progress)  # type: ignore[arg-type]
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    xc = torch.randn(20, 2, generator=torch.Generator().manual_seed(0))
+    yc = (xc[:, 0] > 0).long()
+    nn_losses = prnn.train_classifier(net, xc, yc, epochs=2, lr=0.1,
+                                      progress=progress)["loss"]  # type: ignore[arg-type]
+    conv = torch.nn.Conv2d(1, 2, 1)
+    batches = [{"image": torch.randn(2, 1, 4, 4, generator=torch.Generator().manual_seed(0)),
+                "label": torch.zeros(2, 1, 4, 4, dtype=torch.long)}]
+    seg_losses = seg.train_segmentation(
+        conv, batches, lambda logits, lab: torch.nn.functional.cross_entropy(logits, lab[:, 0]),
+        epochs=2, lr=0.1, progress=progress)["loss"]  # type: ignore[arg-type]
+    return [gp_losses, nn_losses, seg_losses]
+
+
+def test_training_loops_accept_progress_none_and_train_the_same(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(PROGRESS_ENV, raising=False)
+    assert _train_all(None) == _train_all(False) == _train_all(True)
+
+
+@pytest.mark.parametrize("progress", [1, "no"])
+def test_training_loops_reject_a_non_bool_progress(progress: object) -> None:
+    import gpytorch
+
+    from pr_utils import gp, seg
+    from pr_utils import nn as prnn
+
+    x, y = gp.scaling_data(20, seed=1)
+    likelihood = gpytorch.likelihoods.GaussianLikelihood()
+    with pytest.raises(TypeError, match="progress must be a bool or None"):
+        gp.train_gp(gp.ExactGPModel(x, y, likelihood), likelihood, x, y, iterations=1,
+                    progress=progress)  # type: ignore[arg-type]
+    net = torch.nn.Linear(2, 2)
+    with pytest.raises(TypeError, match="progress must be a bool or None"):
+        prnn.train_classifier(net, torch.zeros(4, 2), torch.zeros(4, dtype=torch.long),
+                              epochs=1, lr=0.1, progress=progress)  # type: ignore[arg-type]
+    batches = [{"image": torch.zeros(1, 1, 2, 2), "label": torch.zeros(1, 1, 2, 2)}]
+    with pytest.raises(TypeError, match="progress must be a bool or None"):
+        seg.train_segmentation(torch.nn.Conv2d(1, 2, 1), batches, lambda a, b: a.sum(),
+                               epochs=1, progress=progress)  # type: ignore[arg-type]
