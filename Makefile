@@ -14,6 +14,9 @@ TORCH_INDEX ?=
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-cell-timeout=600 \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 NB ?=
+# Every recipe here stores or compares notebook outputs, or runs unattended:
+# pr_utils' training loops draw no progress bars (pr_utils.runtime.show_progress).
+export PR_UTILS_PROGRESS := 0
 
 .PHONY: install book reader-notebooks test lint unit nbval nbval-portable execute benchmark profile gp-scaling clean
 

@@ -1,4 +1,5 @@
 import random
+import re
 
 import numpy as np
 import pytest
@@ -216,3 +217,32 @@ def test_training_loops_reject_a_non_bool_progress(progress: object) -> None:
     with pytest.raises(TypeError, match="progress must be a bool or None"):
         seg.train_segmentation(torch.nn.Conv2d(1, 2, 1), batches, lambda a, b: a.sum(),
                                epochs=1, progress=progress)  # type: ignore[arg-type]
+
+
+def test_the_books_executors_switch_progress_bars_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make execute`, `make nbval`, `make nbval-portable`: no bar reaches an output."""
+    import os
+    from pathlib import Path
+
+    import nbformat
+
+    import tools.notebooks
+    from tools.portability import command_for
+
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.setenv(PROGRESS_ENV, "1")  # a reader's setting must not leak into outputs
+    seen: dict[str, str | None] = {}
+
+    class Client:  # stands in for nbclient's, to see the environment a kernel inherits
+        def __init__(self, nb: object, **kwargs: object) -> None:
+            pass
+
+        def execute(self) -> None:
+            seen["kernel"] = os.environ.get(PROGRESS_ENV)
+
+    monkeypatch.setattr(tools.notebooks, "NotebookClient", Client)
+    tools.notebooks.run(nbformat.v4.new_notebook(), root / "book" / "x.ipynb")
+    assert seen["kernel"] == "0"
+    assert command_for(["threads1"])[1][PROGRESS_ENV] == "0"
+    makefile = (root / "Makefile").read_text(encoding="utf-8")
+    assert re.search(rf"^export {PROGRESS_ENV} := 0$", makefile, re.M)

@@ -117,6 +117,7 @@ def run(nb: nbformat.NotebookNode, path: Path, record_timing: bool = False,
     end times (``cell_seconds`` reads them; ``clean`` drops them before writing).
     """
     os.environ.setdefault("PYTHONHASHSEED", "0")
+    os.environ["PR_UTILS_PROGRESS"] = "0"  # no progress bars in outputs (pr_utils.runtime)
     client = NotebookClient(
         nb,
         kernel_name="python3",

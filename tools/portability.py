@@ -95,7 +95,7 @@ def build_venv(name: str, constraints: list[str] | None) -> Path:
 
 def command_for(parts: list[str]) -> tuple[list[str], dict[str, str]]:
     """The nbval command line and environment for one (combined) configuration."""
-    env = dict(os.environ)
+    env = dict(os.environ, PR_UTILS_PROGRESS="0")  # outputs hold no progress bars
     python = str(ROOT / ".venv" / "bin" / "python")
     prefix: list[str] = []
     for part in parts:
