@@ -18,7 +18,7 @@ NB ?=
 # pr_utils' training loops draw no progress bars (pr_utils.runtime.show_progress).
 export PR_UTILS_PROGRESS := 0
 
-.PHONY: install book reader-notebooks test lint unit nbval nbval-portable execute benchmark profile gp-scaling clean
+.PHONY: install book pdf reader-notebooks test lint unit nbval nbval-portable execute benchmark profile gp-scaling clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,15 +31,21 @@ install: $(BIN)/.installed
 
 ## make book: install, then build the site from the stored notebook outputs, with
 ## reader-ready copies of the notebooks (plain Markdown, folded solutions) in
-## _build/html/_notebooks, which the site's download button also serves
+## _build/html/_notebooks, which the site's download button also serves, and the
+## whole book as one PDF, _build/html/book.pdf (skipped where Chromium is missing)
 book: install
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
 	$(BIN)/python -m tools.reader_notebooks --site _build/html
+	$(BIN)/python -m tools.pdf --site _build/html --skip-without-chromium
 	@echo "Site built: open $(CURDIR)/_build/html/index.html"
 
 ## make reader-notebooks: only the reader-ready copies, into _build/html/_notebooks
 reader-notebooks: install
 	$(BIN)/python -m tools.reader_notebooks --site _build/html
+
+## make pdf: only the PDF (headless Chromium prints the built site), _build/html/book.pdf
+pdf: install
+	$(BIN)/python -m tools.pdf --site _build/html
 
 ## make test: install, build the site, lint, unit and browser tests, re-run every notebook
 test: book lint unit nbval

@@ -3,8 +3,9 @@
 Runs after `make book`. Checks that equations are typeset (no raw `$$` left),
 every image loaded, each notebook page's Colab button points at that notebook in
 the repository, and no internal link is broken; saves a screenshot of one page
-to `_build/screenshots/` for review. Under CI it must run; on a machine without
-Chromium or without a built site it skips and says why.
+to `_build/screenshots/` for review. Checks the PDF of the whole book that
+`make book` prints (tools/pdf.py) and the intro page links to. Under CI it must
+run; on a machine without Chromium or without a built site it skips and says why.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from urllib.parse import unquote, urldefrag, urlparse
 import pytest
 import yaml
 
+from tools.pdf import cjk_fonts, page_count, toc_pages, uses_cjk_font
+
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
+PDF = SITE / "book.pdf"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -185,3 +189,35 @@ def test_page(browser, base_url: str, page_path: str) -> None:  # type: ignore[n
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "how_to_use.png"), full_page=True)
     page.close()
+
+
+def built_pdf() -> bytes:
+    if not (SITE / "index.html").is_file():
+        unavailable("the site is not built: run `make book` first")
+    if not PDF.is_file():
+        unavailable("the PDF is not built: `make book` prints it where Chromium is installed "
+                    "(`make pdf` prints it alone)")
+    return PDF.read_bytes()
+
+
+def test_pdf_holds_every_page_of_the_book() -> None:
+    pdf = built_pdf()
+    pages = toc_pages()
+    htmls = [SITE / p for p in pages]
+    missing = [p for p, h in zip(pages, htmls, strict=True) if not h.is_file()]
+    assert not missing, f"pages of _toc.yml not in the site: {missing}"
+    assert PDF.stat().st_mtime >= max(h.stat().st_mtime for h in htmls), (
+        "book.pdf is older than the site: run `make pdf`"
+    )
+    # Every page of the site starts a new sheet, and chapters run to several.
+    assert page_count(pdf) >= 3 * len(pages)
+    assert 'href="../book.pdf"' in (SITE / "book" / "intro.html").read_text(encoding="utf-8")
+
+
+def test_pdf_prints_the_chinese_terms() -> None:
+    pdf = built_pdf()
+    families = cjk_fonts()
+    if not families:  # a skip even under CI: the font is a system package, no test's business
+        pytest.skip("no Chinese font installed (`fc-list :lang=zh` is empty): the PDF "
+                    "shows the Chinese terms as boxes; install Debian's fonts-noto-cjk")
+    assert uses_cjk_font(pdf, families), f"none of {families} is embedded in book.pdf"

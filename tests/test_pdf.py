@@ -1,0 +1,122 @@
+"""tools.pdf on a tiny two-page site, so the unit tests need no site build.
+
+The printing tests need Chromium; on a machine without it they skip and say why
+(under CI they must run). The book's own PDF is checked in tests/test_site.py.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tools.pdf import (
+    chromium_path,
+    embedded_fonts,
+    main,
+    page_count,
+    print_pages,
+    toc_pages,
+    uses_cjk_font,
+)
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title></head>
+<body><div class="bd-main"><div class="bd-content"><article class="bd-article">
+<section id="top"><h1>{title}</h1>{body}</section>
+</article></div></div></body></html>"""
+
+
+def needs_chromium() -> None:
+    if chromium_path() is None:
+        reason = "Chromium not found: install Debian's `chromium` package"
+        if IN_CI:
+            pytest.fail(f"{reason} (under CI this test must run)")
+        pytest.skip(reason)
+    pytest.importorskip("playwright")
+
+
+def tiny_site(root: Path) -> Path:
+    (root / "book").mkdir()
+    (root / "book" / "a.html").write_text(PAGE.format(
+        title="Page A",
+        body='<p>Go to <a href="b.html#later">the later section</a> of B.</p>'
+             '<p>A file of the site: <a href="../other.txt">other</a>.</p>'
+             '<details class="hide above-input"><summary>Show code</summary>'
+             '<pre>SECRET_SETUP_CODE</pre></details>',
+    ), encoding="utf-8")
+    (root / "book" / "b.html").write_text(PAGE.format(
+        title="Page B", body='<section id="later"><h2>Later</h2><p>Text.</p></section>',
+    ), encoding="utf-8")
+    (root / "other.txt").write_text("x", encoding="utf-8")
+    return root
+
+
+def test_toc_pages_in_reading_order(tmp_path: Path) -> None:
+    toc = tmp_path / "_toc.yml"
+    toc.write_text(
+        "format: jb-book\nroot: book/intro\nparts:\n"
+        "  - caption: One\n    chapters:\n      - file: book/a\n"
+        "        sections:\n          - file: book/a1.ipynb\n      - file: book/b.md\n",
+        encoding="utf-8",
+    )
+    assert toc_pages(toc) == ["book/intro.html", "book/a.html", "book/a1.html", "book/b.html"]
+
+
+def test_toc_pages_of_the_book_start_at_the_intro() -> None:
+    pages = toc_pages()
+    assert pages[0] == "book/intro.html"
+    assert "book/glossary.html" in pages
+
+
+def test_toc_without_root_is_rejected(tmp_path: Path) -> None:
+    toc = tmp_path / "_toc.yml"
+    toc.write_text("format: jb-book\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="root"):
+        toc_pages(toc)
+
+
+def test_page_count_and_fonts_read_a_pdf() -> None:
+    pdf = (b"%PDF-1.4\n1 0 obj << /Type /Pages /Count 2 >>\n2 0 obj << /Type /Page >>\n"
+           b"3 0 obj <</Type/Page>>\n4 0 obj << /BaseFont /ABCDEF+NotoSansCJKsc-Regular >>\n")
+    assert page_count(pdf) == 2
+    assert embedded_fonts(pdf) == {"NotoSansCJKsc-Regular"}
+    assert uses_cjk_font(pdf, ["Noto Sans CJK SC"])
+    assert not uses_cjk_font(pdf, ["AR PL UMing"])
+
+
+def test_page_count_rejects_what_is_no_pdf() -> None:
+    with pytest.raises(ValueError, match="not a PDF"):
+        page_count(b"<html></html>")
+
+
+def test_missing_pages_are_named(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="make book"):
+        print_pages(tmp_path, ["book/intro.html"], tmp_path / "x.pdf")
+    with pytest.raises(ValueError, match="no pages"):
+        print_pages(tmp_path, [], tmp_path / "x.pdf")
+
+
+def test_prints_two_pages_with_internal_links(tmp_path: Path) -> None:
+    needs_chromium()
+    site = tiny_site(tmp_path)
+    out = tmp_path / "out" / "book.pdf"
+    n = print_pages(site, ["book/a.html", "book/b.html"], out)
+    pdf = out.read_bytes()
+    assert n == page_count(pdf) == 2  # each page of the site starts a new sheet
+    # The link from A to B's section is inside the PDF, not to the local server;
+    # the link to another file of the site is gone.
+    assert b"127.0.0.1" not in pdf
+    assert b"/URI" not in pdf
+    assert b"/Dest" in pdf
+    assert b"/Outlines" in pdf  # bookmarks from the headings
+
+
+def test_main_skips_without_chromium(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr("tools.pdf.chromium_path", lambda: None)
+    assert main(["--site", str(tmp_path), "--skip-without-chromium"]) == 0
+    assert "Chromium not found" in capsys.readouterr().out
+    assert not (tmp_path / "book.pdf").exists()
