@@ -161,6 +161,20 @@ def predict_slices(model: torch.nn.Module, images: Any, *, batch_size: int = 16,
     return torch.cat(out).numpy()
 
 
+def make_unet(*, in_channels: int, out_channels: int = 3) -> torch.nn.Module:
+    """The 2-D MONAI U-Net that 3.2 builds and draws (four levels, 16-128 channels,
+    three stride-2 steps, one residual unit each), for any number of input channels.
+
+    3.2 writes it out and checks it against this one; later pages import it.
+    """
+    from monai.networks.nets.unet import UNet
+
+    positive("in_channels", in_channels, integer=True)
+    positive("out_channels", out_channels, integer=True)
+    return UNet(spatial_dims=2, in_channels=in_channels, out_channels=out_channels,
+                channels=(16, 32, 64, 128), strides=(2, 2, 2), num_res_units=1)
+
+
 def dice(pred: Any, true: Any, c: int) -> float:
     """Dice overlap 2|A∩B| / (|A| + |B|) of class ``c`` between two label maps.
 

@@ -224,3 +224,17 @@ def test_dice_rejects_bad_input() -> None:
         seg.dice(a.astype(np.float32), a, 1)
     with pytest.raises(TypeError, match="class label"):
         seg.dice(a, a, 1.0)  # type: ignore[arg-type]
+
+
+def test_make_unet_is_the_unet_of_3_2_for_any_input_channels() -> None:
+    torch.manual_seed(0)
+    net = seg.make_unet(in_channels=2)
+    out = net(torch.zeros(1, 2, 32, 24))
+    assert out.shape == (1, 3, 32, 24)  # three stride-2 levels: multiples of 8 pass through
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs[0].in_channels == 2 and max(c.out_channels for c in convs) == 128
+    assert seg.make_unet(in_channels=1, out_channels=2)(torch.zeros(1, 1, 16, 16)).shape[1] == 2
+    with pytest.raises(ValueError):
+        seg.make_unet(in_channels=0)
+    with pytest.raises(TypeError):
+        seg.make_unet(in_channels=1.5)  # type: ignore[arg-type]
