@@ -401,6 +401,7 @@ class Gate:
 
     number: int
     text: list[str] = field(default_factory=list)
+    emitted: bool = False  # a first part is out: text after its code cells continues it
 
 
 def render_markdown(page: Page, source: str, gate: Gate | None, *,
@@ -420,6 +421,11 @@ def render_markdown(page: Page, source: str, gate: Gate | None, *,
         if gate is not None and "\n".join(gate.text).strip():
             text = "\n\n".join(gate.text)
             n_code = page.solution_code_cells.get(gate.number, 0)
+            if gate.emitted:
+                out.append(_details(f"Solution to Exercise {gate.number} (continued)", text))
+                gate.text.clear()
+                return
+            gate.emitted = True
             if n_code:
                 cells = ("the next code cell, folded" if n_code == 1
                          else f"the next {n_code} code cells, each folded")
