@@ -98,11 +98,23 @@ def test_stored_outputs_are_comparable_and_clean(path: Path) -> None:
             assert "image/svg+xml" not in data, f"{where}: keep figures PNG"
             if not ignored(cell):
                 assert "text/html" not in data, f"{where}: HTML repr in a checked cell"
-                assert out.get("name") != "stderr", f"{where}: stderr in a checked cell"
             text = "".join(out.get("text", "")) + "".join(data.get("text/plain", ""))
             assert not re.search(r"\w+Warning\b", text), f"{where}: a warning leaked out"
             for p in machine_paths:
                 assert p not in text, f"{where}: shows a machine path"
+
+
+@params
+def test_no_stored_output_is_stderr_or_a_widget(path: Path) -> None:
+    # The site shows stderr as a pink box, also in ignored cells. Progress bars are the
+    # usual source: the executors set PR_UTILS_PROGRESS=0 (see pr_utils.runtime).
+    for i, cell in enumerate(code_cells(load(path))):
+        for out in cell["outputs"]:
+            assert out.get("name") != "stderr", (
+                f"code cell {i} stores stderr; re-run with `make execute NB={path.parent.name}/"
+                f"{path.name}`, and silence or fix whatever writes it")
+            assert "application/vnd.jupyter.widget-view+json" not in out.get("data", {}), (
+                f"code cell {i} stores a widget (a progress bar?); re-run with `make execute`")
 
 
 def bound_names(code: str) -> set[str]:
