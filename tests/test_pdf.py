@@ -85,6 +85,10 @@ def test_page_count_and_fonts_read_a_pdf() -> None:
     assert embedded_fonts(pdf) == {"NotoSansCJKsc-Regular"}
     assert uses_cjk_font(pdf, ["Noto Sans CJK SC"])
     assert not uses_cjk_font(pdf, ["AR PL UMing"])
+    # Chromium embeds CJK glyphs as a Type 3 font, named only in its descriptor
+    type3 = b"%PDF-1.4\n5 0 obj << /Type /FontDescriptor /FontName /AAAAAA+NotoSansCJKjp-Regular >>\n"
+    assert embedded_fonts(type3) == {"NotoSansCJKjp-Regular"}
+    assert uses_cjk_font(type3, ["Noto Sans CJK JP"])
 
 
 def test_page_count_rejects_what_is_no_pdf() -> None:

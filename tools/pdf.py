@@ -152,8 +152,12 @@ def page_count(pdf: bytes) -> int:
 
 
 def embedded_fonts(pdf: bytes) -> set[str]:
-    """The fonts embedded in a PDF, without their subset prefix (``ABCDEF+``)."""
-    names = re.findall(rb"/BaseFont\s*/(?:[A-Z]{6}\+)?([^\s/<>\[\]()]+)", pdf)
+    """The fonts embedded in a PDF, without their subset prefix (``ABCDEF+``).
+
+    Both the font dictionaries' ``/BaseFont`` and the descriptors' ``/FontName``
+    count: Chromium embeds the CJK fonts as Type 3 fonts, named only in the latter.
+    """
+    names = re.findall(rb"/(?:BaseFont|FontName)\s*/(?:[A-Z]{6}\+)?([^\s/<>\[\]()]+)", pdf)
     return {n.decode("latin-1") for n in names}
 
 
