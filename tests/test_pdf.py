@@ -86,7 +86,8 @@ def test_page_count_and_fonts_read_a_pdf() -> None:
     assert uses_cjk_font(pdf, ["Noto Sans CJK SC"])
     assert not uses_cjk_font(pdf, ["AR PL UMing"])
     # Chromium embeds CJK glyphs as a Type 3 font, named only in its descriptor
-    type3 = b"%PDF-1.4\n5 0 obj << /Type /FontDescriptor /FontName /AAAAAA+NotoSansCJKjp-Regular >>\n"
+    type3 = (b"%PDF-1.4\n5 0 obj << /Type /FontDescriptor "
+             b"/FontName /AAAAAA+NotoSansCJKjp-Regular >>\n")
     assert embedded_fonts(type3) == {"NotoSansCJKjp-Regular"}
     assert uses_cjk_font(type3, ["Noto Sans CJK JP"])
 
