@@ -175,6 +175,41 @@ def make_unet(*, in_channels: int, out_channels: int = 3) -> torch.nn.Module:
                 channels=(16, 32, 64, 128), strides=(2, 2, 2), num_res_units=1)
 
 
+def gmm_segmenter(image: Any, mask: Any, *, n_classes: int = 3,
+                  seed: int = 0) -> Callable[[Any, Any], np.ndarray]:
+    """The generative baseline of 3.1, saved for later pages: a Gaussian mixture
+    fitted to the intensities of ``image`` inside ``mask`` (scikit-learn), its
+    components named 0, 1, 2, ... by increasing mean (CSF, grey, white matter on T1).
+
+    Returns ``segment(image, mask)``, which labels every voxel inside ``mask`` with
+    its most probable component's class and leaves the rest 0.
+    """
+    from sklearn.mixture import GaussianMixture
+
+    img, msk = np.asarray(image), np.asarray(mask)
+    if not np.issubdtype(img.dtype, np.floating):  # float32 stays float32, as in 3.1
+        img = img.astype(np.float64)
+    if img.shape != msk.shape or msk.dtype != bool:
+        raise ValueError(f"image and a bool mask of the same shape expected, got {img.shape} "
+                         f"and {msk.shape} ({msk.dtype})")
+    positive("n_classes", n_classes, integer=True)
+    if msk.sum() < n_classes:
+        raise ValueError(f"the mask holds {int(msk.sum())} voxels, fewer than {n_classes} classes")
+    gmm = GaussianMixture(n_components=n_classes, random_state=seed).fit(img[msk][:, None])
+    to_class = np.empty(n_classes, int)
+    to_class[np.argsort(gmm.means_[:, 0])] = np.arange(n_classes)
+
+    def segment(new_image: Any, new_mask: Any) -> np.ndarray:
+        x, m = np.asarray(new_image), np.asarray(new_mask, dtype=bool)
+        if x.shape != m.shape:
+            raise ValueError(f"image and mask must share a shape, got {x.shape} and {m.shape}")
+        out = np.zeros(x.shape, np.uint8)
+        out[m] = to_class[gmm.predict(x[m][:, None])]
+        return out
+
+    return segment
+
+
 def dice(pred: Any, true: Any, c: int) -> float:
     """Dice overlap 2|A∩B| / (|A| + |B|) of class ``c`` between two label maps.
 

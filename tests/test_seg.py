@@ -238,3 +238,22 @@ def test_make_unet_is_the_unet_of_3_2_for_any_input_channels() -> None:
         seg.make_unet(in_channels=0)
     with pytest.raises(TypeError):
         seg.make_unet(in_channels=1.5)  # type: ignore[arg-type]
+
+
+def test_gmm_segmenter_names_components_by_brightness() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, size=(30, 20))
+    image = np.array([0.2, 0.5, 0.8])[labels] + rng.normal(0, 0.03, labels.shape)
+    mask = np.ones(labels.shape, bool)
+    mask[:2] = False
+    segment = seg.gmm_segmenter(image, mask)
+    pred = segment(image, mask)
+    assert pred.dtype == np.uint8 and (pred[~mask] == 0).all()
+    # three well-separated classes (10 sds apart): every voxel inside the mask recovered
+    assert (pred[mask] == labels[mask]).all()
+    with pytest.raises(ValueError, match="bool mask"):
+        seg.gmm_segmenter(image, mask.astype(int))
+    with pytest.raises(ValueError, match="fewer than"):
+        seg.gmm_segmenter(image, np.zeros(labels.shape, bool))
+    with pytest.raises(ValueError, match="share a shape"):
+        segment(image, mask[:5])
