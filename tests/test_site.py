@@ -23,20 +23,12 @@ from urllib.parse import unquote, urldefrag, urlparse
 import pytest
 import yaml
 
-from tools.pdf import cjk_fonts, page_count, toc_pages, uses_cjk_font
+from tools.pdf import CHROMIUM_ARGS, cjk_fonts, page_count, toc_pages, uses_cjk_font
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 PDF = SITE / "book.pdf"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 REDIRECT = re.compile(r'http-equiv="refresh" content="0; url=([^"]+)"', re.I)
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
