@@ -3,7 +3,8 @@ loop with device handling, prediction, synthetic lesions and overlay plots.
 
 Losses and metrics are taught in the notebooks, written from their formulas and
 checked against MONAI's; this module holds only what is reused around them, and
-what a page has taught once and later pages reuse (:func:`dice`, from 3.1/3.2).
+what a page has taught once and later pages reuse: :func:`dice` and
+:func:`gmm_segmenter` (3.1), :func:`make_unet` (3.2).
 """
 
 from __future__ import annotations
