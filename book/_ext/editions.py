@@ -1,0 +1,63 @@
+"""Sphinx extension: the header buttons that link the book's editions and copies.
+
+- **Language switch.** The English edition sits at the site's root, the Chinese
+  one under ``zh/`` (``tools/i18n.py``). Every page gets a header button that
+  opens the same page in the other language.
+- **Launch buttons open the reader-ready notebooks.** The theme builds its
+  Colab, Binder and JupyterHub links from ``repository.url`` and ``branch``,
+  which would open the MyST sources (raw roles, solutions in view). CI publishes
+  the reader-ready copies that ``make book`` writes (``tools/reader_notebooks.py``)
+  to the branch named by ``reader_notebooks_branch``, in the same layout
+  (``book/<page>.ipynb``, with a ``binder/`` folder), so the links only swap the branch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+EDITIONS = {"en": ("zh/", "中文", "阅读本页的中文版"), "zh": ("../", "English", "Read this page in English")}
+
+
+def edition(language: str | None) -> str:
+    return "zh" if (language or "en").lower().startswith("zh") else "en"
+
+
+def other_edition_url(pagename: str, language: str | None) -> str:
+    """Relative URL of ``pagename`` in the other edition."""
+    up = "../" * pagename.count("/")
+    return f"{up}{EDITIONS[edition(language)][0]}{pagename}.html"
+
+
+def swap_branch(url: str, branch: str, reader_branch: str) -> str:
+    """The same launch link on ``reader_branch``: Colab, Binder and JupyterHub spell the branch differently."""
+    for old, new in ((f"/blob/{branch}/", f"/blob/{reader_branch}/"),
+                     (f"/{branch}?urlpath=", f"/{reader_branch}?urlpath="),
+                     (f"branch={branch}", f"branch={reader_branch}")):
+        if old in url:
+            return url.replace(old, new, 1)
+    return url
+
+
+def add_edition_buttons(app: Any, pagename: str, templatename: str, context: dict[str, Any],
+                        doctree: Any) -> None:
+    buttons = context.get("header_buttons")
+    if buttons is None:
+        return
+    reader_branch = app.config.reader_notebooks_branch
+    branch = (app.config.html_theme_options or {}).get("repository_branch", "main")
+    for group in buttons:
+        if group.get("label") == "launch-buttons" and reader_branch:
+            for button in group.get("buttons", []):
+                if "url" in button:
+                    button["url"] = swap_branch(button["url"], branch, reader_branch)
+    _, text, tooltip = EDITIONS[edition(app.config.language)]
+    buttons.insert(0, {"type": "link", "url": other_edition_url(pagename, app.config.language),
+                       "text": text, "tooltip": tooltip, "icon": "fas fa-language",
+                       "label": "language-switch"})
+
+
+def setup(app: Any) -> dict[str, Any]:
+    app.add_config_value("reader_notebooks_branch", "", "html")
+    # After the theme has made its buttons (priority 501).
+    app.connect("html-page-context", add_edition_buttons, priority=600)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
