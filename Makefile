@@ -18,7 +18,7 @@ NB ?=
 # pr_utils' training loops draw no progress bars (pr_utils.runtime.show_progress).
 export PR_UTILS_PROGRESS := 0
 
-.PHONY: install book pdf reader-notebooks test lint unit nbval nbval-portable execute benchmark profile gp-scaling clean
+.PHONY: install book pdf reader-notebooks translations test lint unit nbval nbval-portable execute stamp benchmark profile gp-scaling clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,10 @@ nbval-portable: install
 ## make execute [NB=book/x.ipynb]: re-run notebooks in place with clean metadata
 execute: install
 	$(BIN)/python -m tools.notebooks execute $(NB)
+
+## make stamp: pin every setup cell to HEAD (after committing a change to pr_utils)
+stamp: install
+	$(BIN)/python -m tools.notebooks stamp $(NB)
 
 ## make benchmark [NB=...]: print each notebook's execution time
 benchmark: install

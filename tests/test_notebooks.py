@@ -8,13 +8,22 @@ import ast
 import json
 import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tools.notebooks import COLAB_GPU, KERNELSPEC, book_notebooks, setup_cell_source
+from tools.notebooks import (
+    COLAB_GPU,
+    KERNELSPEC,
+    book_notebooks,
+    git,
+    pinned_commit,
+    pr_utils_changed_since,
+    setup_cell_source,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = book_notebooks()
@@ -48,9 +57,27 @@ params = pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 
 @params
 def test_starts_with_the_shared_setup_cell(path: Path) -> None:
-    first = code_cells(load(path))[0]
-    assert source(first) == setup_cell_source(), "run `make execute` to stamp the setup cell"
-    assert first["metadata"].get("tags") == ["hide-input"], "the setup cell is folded on the site"
+    first = source(code_cells(load(path))[0])
+    commit = pinned_commit(first)
+    assert commit, "the setup cell pins no commit: run `make stamp`"
+    assert first == setup_cell_source(commit), "run `make stamp` to stamp the setup cell"
+    assert code_cells(load(path))[0]["metadata"].get("tags") == ["hide-input"], "folded on the site"
+
+
+def test_every_setup_cell_pins_one_commit_holding_this_pr_utils() -> None:
+    """The pin installs the pr_utils that made the outputs: the one in this checkout."""
+    commits = {pinned_commit(source(code_cells(load(p))[0])) for p in NOTEBOOKS}
+    assert len(commits) == 1, f"setup cells pin different commits {commits}: run `make stamp`"
+    commit = commits.pop()
+    assert commit
+    try:
+        git("cat-file", "-e", f"{commit}^{{commit}}")
+    except subprocess.CalledProcessError:
+        pytest.fail(f"the pinned commit {commit} is not in this repository (a shallow clone? "
+                    "CI must fetch the full history)")
+    assert not pr_utils_changed_since(commit), (
+        f"pr_utils or pyproject.toml changed since the pinned commit {commit[:12]}: "
+        "commit the change, then `make stamp`")
 
 
 @params
@@ -58,9 +85,12 @@ def test_committed_setup_cell_installs_from_the_configured_repository(path: Path
     # Read what readers run (the committed cell), not the template that stamps it.
     cell = source(code_cells(load(path))[0])
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
-    found = re.findall(r"git\+(https://github\.com/[\w.-]+/[\w.-]+)@([\w./-]+)", cell)
-    assert found == [(config["repository"]["url"].rstrip("/"), config["repository"]["branch"])]
-    assert '"google.colab" in sys.modules' in cell
+    found = re.findall(r"git\+(https://github\.com/[\w.-]+/[\w.-]+)@([0-9a-f]{40})", cell)
+    assert [url for url, _ in found] == [config["repository"]["url"].rstrip("/")]
+    # It acts wherever pr_utils is missing (Colab, Kaggle, plain Jupyter), not only on Colab,
+    # and keeps what the runtime has: pip constraints from `pip freeze`.
+    assert 'importlib.util.find_spec("pr_utils") is None' in cell
+    assert '"-c", keep.name' in cell and '"freeze"' in cell
     # Reinstalling or pinning torch or numpy forces a restart of the Colab runtime.
     assert not re.search(r"\b(torch|numpy)\b[^\n]*[=<>]", cell)
     assert "-e" not in cell.split(), "editable installs need a runtime restart on Colab"

@@ -1,31 +1,45 @@
 """The authoring command that regenerates notebook outputs."""
 
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from tools.notebooks import (
     COLAB_GPU,
     KERNELSPEC,
     clean,
+    head_commit,
+    pinned_commit,
     problems,
     setup_cell_source,
     stamp_setup_cell,
 )
 
+COMMIT = "1234567890abcdef1234567890abcdef12345678"
+
 
 def test_stamp_inserts_the_setup_cell_after_the_title() -> None:
     nb = new_notebook(cells=[new_markdown_cell("# Title"), new_code_cell("x = 1")])
-    stamp_setup_cell(nb)
-    assert nb.cells[1].source == setup_cell_source()
+    stamp_setup_cell(nb, COMMIT)
+    assert nb.cells[1].source == setup_cell_source(COMMIT)
     assert nb.cells[1].metadata["tags"] == ["hide-input"]
     assert nb.cells[2].source == "x = 1"
 
 
 def test_stamp_replaces_an_outdated_setup_cell_in_place() -> None:
-    old = setup_cell_source().replace("@main", "@old-branch")
+    old = setup_cell_source("0" * 40)
     nb = new_notebook(cells=[new_markdown_cell("# T"), new_code_cell(old), new_code_cell("y")])
+    stamp_setup_cell(nb, COMMIT)
+    assert [c.source for c in nb.cells[1:]] == [setup_cell_source(COMMIT), "y"]
+    assert pinned_commit(nb.cells[1].source) == COMMIT
+
+
+def test_stamp_pins_head_by_default_and_rejects_a_short_hash() -> None:
+    nb = new_notebook(cells=[new_markdown_cell("# T")])
     stamp_setup_cell(nb)
-    assert [c.source for c in nb.cells[1:]] == [setup_cell_source(), "y"]
+    assert pinned_commit(nb.cells[1].source) == head_commit()
+    with pytest.raises(ValueError, match="40-digit"):
+        setup_cell_source("abc123")
 
 
 def test_clean_drops_timestamps_versions_and_editor_state() -> None:

@@ -1,16 +1,19 @@
 """Re-execute the book's notebooks in place with clean metadata, or time them.
 
     python -m tools.notebooks execute [NOTEBOOK ...]    # `make execute`
+    python -m tools.notebooks stamp [NOTEBOOK ...]      # `make stamp`
     python -m tools.notebooks benchmark [NOTEBOOK ...]  # `make benchmark`
     python -m tools.notebooks profile [NOTEBOOK ...]    # `make profile`
 
 ``execute`` is the only way outputs should be regenerated: it stamps the shared
-setup cell (from the repository URL in ``_config.yml``), runs every cell in a
+setup cell (the repository URL in ``_config.yml``, pinned to the HEAD commit, whose
+``pr_utils`` makes the outputs: commit ``pr_utils`` first), runs every cell in a
 fresh ``python3`` kernel from ``book/``, and writes the notebook back with
 canonical metadata (no timestamps, no machine paths, the plain kernelspec), so
 that a diff shows only what really changed. ``benchmark`` runs the notebooks
 without writing them and prints a table of wall-clock times; ``profile`` also
 lists each notebook's five slowest code cells, to show where the time goes.
+``stamp`` only re-pins the setup cells to HEAD, after a commit that changed ``pr_utils``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,18 +41,28 @@ COLAB_GPU = {"accelerator": "GPU", "colab": {"gpuType": "T4", "provenance": []}}
 CELL_METADATA_KEEP = ("tags", "mystnb", "editable", "deletable")
 
 SETUP_CELL = '''\
-# Setup, the same first cell in every notebook. On Google Colab it installs what
-# the runtime lacks (GPyTorch, MONAI and this book's helpers, pr_utils) and keeps
-# Colab's own PyTorch and NumPy; run locally (see the README) it does nothing.
+# Setup, the same first cell in every notebook. Where this book's helpers (pr_utils)
+# are missing (Colab, Kaggle, a fresh Jupyter) it installs them, with GPyTorch and
+# MONAI, at the commit these outputs were made with; every package the runtime
+# already has (PyTorch, NumPy, pandas ...) keeps its version. Where pr_utils is
+# installed (see the README) it does nothing.
+import importlib.util
 import sys
 
-if "google.colab" in sys.modules:
+if importlib.util.find_spec("pr_utils") is None:
     import subprocess
+    import tempfile
 
+    frozen = subprocess.run([sys.executable, "-m", "pip", "freeze"],
+                            capture_output=True, text=True, check=True).stdout
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as keep:
+        keep.write("\\n".join(line for line in frozen.splitlines() if "==" in line))
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "{requirement}"],
+        [sys.executable, "-m", "pip", "install", "-q", "-c", keep.name,
+         "{requirement}"],
         check=True,
     )'''
+PIN = re.compile(r"pr-utils @ git\+(\S+?)@([0-9a-f]{40})\"")
 
 
 def repository() -> tuple[str, str]:
@@ -58,10 +72,28 @@ def repository() -> tuple[str, str]:
     return str(repo["url"]).rstrip("/"), str(repo["branch"])
 
 
-def setup_cell_source() -> str:
-    """The setup cell every notebook starts with, for this repository and branch."""
-    url, branch = repository()
-    return SETUP_CELL.format(requirement=f"pr-utils @ git+{url}@{branch}")
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def head_commit() -> str:
+    """The commit that setup cells pin: HEAD, whose pr_utils produced the outputs."""
+    return git("rev-parse", "HEAD")
+
+
+def setup_cell_source(commit: str) -> str:
+    """The setup cell every notebook starts with, pinned to ``commit`` of this repository."""
+    if not re.fullmatch(r"[0-9a-f]{40}", commit):
+        raise ValueError(f"expected a full 40-digit commit hash, got {commit!r}")
+    url, _ = repository()
+    return SETUP_CELL.format(requirement=f"pr-utils @ git+{url}@{commit}")
+
+
+def pinned_commit(source: str) -> str | None:
+    """The commit a setup cell installs pr_utils from (None: no pin found)."""
+    match = PIN.search(source)
+    return match.group(2) if match else None
 
 
 def book_notebooks() -> list[Path]:
@@ -95,10 +127,10 @@ def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def stamp_setup_cell(nb: nbformat.NotebookNode) -> None:
-    """Write the current setup cell first, folded away on the site (``hide-input``)."""
+def stamp_setup_cell(nb: nbformat.NotebookNode, commit: str | None = None) -> None:
+    """Write the setup cell, pinned to ``commit`` (default HEAD), first; folded on the site."""
     code = [c for c in nb.cells if c.cell_type == "code"]
-    source = setup_cell_source()
+    source = setup_cell_source(commit or head_commit())
     if code and code[0].source.startswith("# Setup, the same first cell"):
         cell = code[0]
         cell.source = source
@@ -159,8 +191,32 @@ def problems(nb: nbformat.NotebookNode) -> list[str]:
     return found
 
 
+def pr_utils_changed_since(commit: str) -> bool:
+    """Whether pr_utils or its dependencies differ between ``commit`` and the working tree."""
+    return bool(git("diff", "--name-only", commit, "--", "pr_utils", "pyproject.toml"))
+
+
+def warn_if_uncommitted() -> None:
+    if pr_utils_changed_since("HEAD"):
+        print("warning: pr_utils or pyproject.toml has uncommitted changes; the setup cells pin "
+              "HEAD, so commit them first, then `make stamp`", file=sys.stderr)
+
+
+def stamp(paths: list[Path]) -> int:
+    """Re-pin every setup cell to HEAD without running anything (after a pr_utils commit)."""
+    warn_if_uncommitted()
+    commit = head_commit()
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        stamp_setup_cell(nb, commit)
+        nbformat.write(nb, path)
+    print(f"{len(paths)} setup cells pinned to {commit[:12]}")
+    return 0
+
+
 def execute(paths: list[Path]) -> int:
     status = 0
+    warn_if_uncommitted()
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         stamp_setup_cell(nb)
@@ -202,7 +258,7 @@ def benchmark(paths: list[Path], top: int = 0) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["execute", "benchmark", "profile"])
+    parser.add_argument("command", choices=["execute", "stamp", "benchmark", "profile"])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: all of book/")
     args = parser.parse_args(argv)
     paths = [p.resolve() for p in args.notebooks] or book_notebooks()
@@ -211,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"not a notebook: {p}")
     if args.command == "execute":
         return execute(paths)
+    if args.command == "stamp":
+        return stamp(paths)
     return benchmark(paths, top=5 if args.command == "profile" else 0)
 
 

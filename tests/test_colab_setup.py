@@ -1,0 +1,124 @@
+"""The setup cell, run for real in a virtual environment that imitates Google Colab.
+
+Colab comes with its own PyTorch, NumPy, pandas, requests, scikit-learn ...; a pip
+install that upgrades or downgrades one of them under a running kernel breaks the
+runtime (and pandas and requests are pinned by ``google-colab`` itself). This test
+builds a fresh environment holding Colab's versions, runs the committed setup
+cell there (its pinned commit installed from this clone instead of GitHub), and
+checks that
+
+- every package that was there before keeps its version (nothing upgraded,
+  downgraded or removed),
+- pr_utils is installed at the pinned commit,
+- every import statement of every notebook then succeeds,
+- run again, the cell installs nothing.
+
+It needs the package index (like ``make test`` itself) and takes a minute or two.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tools.notebooks import book_notebooks, pinned_commit, repository
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = ROOT / "_build" / "colab-venv"
+# Versions in today's Colab runtime (the ones the issue names, and the libraries
+# pr_utils' dependencies would otherwise pull forward).
+COLAB = ["numpy==2.1.3", "pandas==2.2.3", "requests==2.32.4", "scikit-learn==1.6.1",
+         "statsmodels==0.14.6", "nibabel==5.4.2", "scipy==1.15.3", "matplotlib==3.10.0",
+         "tqdm==4.67.1", "ipykernel==6.17.1"]
+TORCH = os.environ.get("TORCH", "torch==2.13.0")
+TORCH_INDEX = os.environ.get("TORCH_INDEX", "")
+
+
+def pip(*args: str) -> str:
+    return subprocess.run([str(VENV / "bin" / "python"), "-m", "pip", *args], check=True,
+                          capture_output=True, text=True).stdout
+
+
+def freeze() -> dict[str, str]:
+    rows = json.loads(pip("list", "--format", "json"))
+    return {r["name"].lower().replace("_", "-"): r["version"] for r in rows}
+
+
+def first_code_cell(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    return next(c.source for c in nb.cells if c.cell_type == "code")
+
+
+def notebook_imports() -> list[str]:
+    """Every top-level import statement of every notebook (the setup cell's aside)."""
+    found: dict[str, None] = {}
+    for path in book_notebooks():
+        nb = nbformat.read(path, as_version=4)
+        for cell in [c for c in nb.cells if c.cell_type == "code"][1:]:
+            lines = [ln for ln in cell.source.splitlines()
+                     if not ln.lstrip().startswith(("%", "!"))]
+            for node in ast.parse("\n".join(lines)).body:
+                if isinstance(node, (ast.Import, ast.ImportFrom)) and not getattr(node, "level", 0):
+                    found[ast.unparse(node)] = None
+    return list(found)
+
+
+@pytest.fixture(scope="module")
+def colab_like() -> dict[str, str]:
+    if shutil.which("git") is None:
+        pytest.fail("git is needed to install pr_utils from the pinned commit")
+    shutil.rmtree(VENV, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    pip("install", "-q", "--upgrade", "pip")
+    pip("install", "-q", *(["--index-url", TORCH_INDEX] if TORCH_INDEX else []), TORCH)
+    pip("install", "-q", *COLAB)
+    return freeze()
+
+
+def run_setup_cell() -> float:
+    """Run the committed setup cell in the Colab-like environment; return seconds."""
+    source = first_code_cell(book_notebooks()[0])
+    url, _ = repository()
+    local = source.replace(f"git+{url}@", f"git+file://{ROOT}@")
+    assert local != source, "the setup cell does not install from the configured repository"
+    start = time.perf_counter()
+    subprocess.run([str(VENV / "bin" / "python"), "-c", local], check=True, cwd=VENV)
+    return time.perf_counter() - start
+
+
+def test_setup_cell_changes_no_preinstalled_package(colab_like: dict[str, str]) -> None:
+    run_setup_cell()
+    after = freeze()
+    changed = {name: (version, after.get(name)) for name, version in colab_like.items()
+               if after.get(name) != version}
+    assert not changed, f"the setup cell changed preinstalled packages (before, after): {changed}"
+    assert "pr-utils" in after and "gpytorch" in after and "monai" in after
+    direct_url = subprocess.run(
+        [str(VENV / "bin" / "python"), "-c",
+         "import importlib.metadata as m; "
+         "print(m.distribution('pr_utils').read_text('direct_url.json'))"],
+        check=True, capture_output=True, text=True, cwd=VENV).stdout
+    commit = pinned_commit(first_code_cell(book_notebooks()[0]))
+    assert commit and commit in direct_url, f"pr_utils not at the pinned commit: {direct_url}"
+
+    # Every import of every notebook works in the runtime the cell left behind.
+    imports = notebook_imports()
+    assert any("pr_utils" in line for line in imports) and any("monai" in line for line in imports)
+    env = dict(os.environ, MPLBACKEND="Agg", PR_UTILS_PROGRESS="0")
+    result = subprocess.run([str(VENV / "bin" / "python"), "-c", "\n".join(imports)], env=env,
+                            cwd=VENV, capture_output=True, text=True)
+    assert result.returncode == 0, f"imports failed:\n{result.stderr[-2000:]}"
+
+    # Run again, the cell finds pr_utils and installs nothing.
+    seconds = run_setup_cell()
+    assert freeze() == after
+    assert seconds < 10, f"the second run took {seconds:.1f} s: did it call pip again?"
