@@ -147,9 +147,24 @@ def test_site_mode_replaces_the_download_button_notebooks(tmp_path: Path) -> Non
     sources.mkdir(parents=True)
     (sources / "how_to_use.ipynb").write_text("{}", encoding="utf-8")
     assert main(["--site", str(tmp_path), str(nbformat_path("how_to_use"))]) == 0
-    published = tmp_path / "_notebooks" / "how_to_use.ipynb"
+    published = tmp_path / "_notebooks" / "book" / "how_to_use.ipynb"
     assert published.read_bytes() == (sources / "how_to_use.ipynb").read_bytes()
     assert read(published).metadata["reader_notebook"]["source"] == "book/how_to_use.ipynb"
+
+
+def test_site_mode_lays_out_the_branch_the_launch_buttons_open(tmp_path: Path) -> None:
+    """_notebooks/ is pushed as is to the reader-notebooks branch: book/<page>.ipynb as in
+    the repository (book/_ext/editions.py only swaps the branch), and Binder's config."""
+    assert main(["--site", str(tmp_path), str(nbformat_path("how_to_use"))]) == 0
+    branch = tmp_path / "_notebooks"
+    assert (branch / "book" / "how_to_use.ipynb").is_file()
+    assert not list(branch.glob("*.ipynb")), "notebooks belong in book/, as in the repository"
+    requirements = (branch / "binder" / "requirements.txt").read_text(encoding="utf-8")
+    commit = pinned_commit(next(c.source for c in read(nbformat_path("how_to_use")).cells
+                                if c.cell_type == "code"))
+    assert commit and f"@{commit}" in requirements, "Binder installs the pinned pr_utils"
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in requirements
+    assert "README.md" in {p.name for p in branch.iterdir()}
 
 
 def test_reader_notebook_runs_top_to_bottom(reader_dir: Path, tmp_path: Path) -> None:

@@ -48,6 +48,27 @@ VISIBLE_TEXT_JS = """() => {
 }"""
 
 
+ZH = "zh"  # the Chinese edition's folder (tools/i18n.py)
+CJK = re.compile(r"[\u4e00-\u9fff]")
+LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+# The article's prose blocks, without code, maths, cell outputs and citations.
+ARTICLE_BLOCKS_JS = """() => {
+  const article = document.querySelector('article.bd-article') || document.body;
+  const skip = 'pre, code, .math, mjx-container, .cell_output, .output, script, style, '
+             + '.bibliography, .citation, .cell_input';
+  const blocks = [];
+  for (const el of article.querySelectorAll('p, li, h1, h2, h3, h4, figcaption, dd, dt')) {
+    if (el.closest(skip)) continue;
+    const clone = el.cloneNode(true);
+    clone.querySelectorAll(skip).forEach(x => x.remove());
+    clone.querySelectorAll('ul, ol').forEach(x => x.remove());
+    const text = clone.textContent.replace(/\\s+/g, ' ').trim();
+    if (text) blocks.push(text);
+  }
+  return blocks;
+}"""
+
+
 def unavailable(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{reason} (under CI the browser test must run)")
@@ -145,19 +166,34 @@ def test_page(browser, base_url: str, page_path: str) -> None:  # type: ignore[n
     )
     assert not broken, f"images that did not load: {broken}"
 
-    # Colab button on notebook pages: this notebook, this repository, this branch.
+    # Colab button on notebook pages (both editions): the reader-ready copy of this
+    # notebook, on the branch CI publishes from _build/html/_notebooks.
     hrefs: list[str] = page.evaluate("() => Array.from(document.links).map(a => a.href)")
     colab = [h for h in hrefs if h.startswith("https://colab.research.google.com/")]
-    notebook = notebook_pages().get(page_path)
+    chinese = page_path.startswith(f"{ZH}/")
+    english_path = page_path.removeprefix(f"{ZH}/")
+    notebook = notebook_pages().get(english_path)
     if notebook is not None:
         config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
         repo = urlparse(config["repository"]["url"]).path.strip("/")
-        branch = config["repository"]["branch"]
+        branch = config["sphinx"]["config"]["reader_notebooks_branch"]
         expected = f"https://colab.research.google.com/github/{repo}/blob/{branch}/{notebook}"
         assert colab == [expected], f"Colab links {colab}, expected [{expected}]"
-        assert (ROOT / notebook).is_file()
+        assert (SITE / "_notebooks" / notebook).is_file(), "no reader copy to open"
     else:
         assert not colab, "a Colab button on a page that is no notebook"
+
+    # Language switch: the same page in the other edition.
+    if not redirect and english_path != "search.html" and english_path != "genindex.html":
+        other = english_path if chinese else f"{ZH}/{page_path}"
+        assert base_url + other in hrefs, f"no language switch to {other}"
+
+    # The Chinese edition reads in Chinese: no paragraph, list item, heading or
+    # caption of the article is English (code, maths, outputs, references aside).
+    if chinese and english_path.startswith("book/") and "bibliography" not in english_path:
+        blocks: list[str] = page.evaluate(ARTICLE_BLOCKS_JS)
+        english = [b for b in blocks if not CJK.search(b) and len(LATIN_WORD.findall(b)) >= 5]
+        assert not english, f"untranslated text on {page_path}: {english[:3]}"
 
     # Internal links: the target file and, where there is one, the anchor exist.
     dead = []

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-EDITIONS = {"en": ("zh/", "中文", "阅读本页的中文版"), "zh": ("../", "English", "Read this page in English")}
+# edition: (path from the site root to the other edition, button text, tooltip)
+EDITIONS = {"en": ("zh/", "中文", "阅读本页的中文版"),
+            "zh": ("../", "English", "Read this page in English")}
 
 
 def edition(language: str | None) -> str:
@@ -29,7 +31,7 @@ def other_edition_url(pagename: str, language: str | None) -> str:
 
 
 def swap_branch(url: str, branch: str, reader_branch: str) -> str:
-    """The same launch link on ``reader_branch``: Colab, Binder and JupyterHub spell the branch differently."""
+    """The launch link on ``reader_branch`` (Colab, Binder, JupyterHub spell it differently)."""
     for old, new in ((f"/blob/{branch}/", f"/blob/{reader_branch}/"),
                      (f"/{branch}?urlpath=", f"/{reader_branch}?urlpath="),
                      (f"branch={branch}", f"branch={reader_branch}")):
