@@ -29,12 +29,15 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-## make book: install, then build the site from the stored notebook outputs, with
-## reader-ready copies of the notebooks (plain Markdown, folded solutions) in
-## _build/html/_notebooks, which the site's download button also serves, and the
-## whole book as one PDF, _build/html/book.pdf (skipped where Chromium is missing)
+## make book: install, then build the site from the stored notebook outputs: the
+## English edition at _build/html, the Chinese one (same notebooks, translated prose,
+## book/locales) at _build/html/zh, reader-ready copies of the notebooks (plain
+## Markdown, folded solutions) in _build/html/_notebooks, which the site's download
+## button also serves and CI publishes for the launch buttons, and the whole book
+## as one PDF, _build/html/book.pdf (skipped where Chromium is missing)
 book: install
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
+	$(BIN)/python -m tools.i18n build --site _build/html
 	$(BIN)/python -m tools.reader_notebooks --site _build/html
 	$(BIN)/python -m tools.pdf --site _build/html --skip-without-chromium
 	@echo "Site built: open $(CURDIR)/_build/html/index.html"
@@ -42,6 +45,11 @@ book: install
 ## make reader-notebooks: only the reader-ready copies, into _build/html/_notebooks
 reader-notebooks: install
 	$(BIN)/python -m tools.reader_notebooks --site _build/html
+
+## make translations: after editing English text, bring the Chinese catalogues
+## (book/locales/zh_CN/LC_MESSAGES) up to date and list what needs translating
+translations: install
+	$(BIN)/python -m tools.i18n update
 
 ## make pdf: only the PDF (headless Chromium prints the built site), _build/html/book.pdf
 pdf: install

@@ -2,7 +2,7 @@
 
     python -m tools.i18n update               # after editing English text (make translations)
     python -m tools.i18n status               # what is left to translate; exit 1 if anything
-    python -m tools.i18n build --site _build/html   # the Chinese site into _build/html/zh (make book)
+    python -m tools.i18n build --site _build/html   # Chinese site into _build/html/zh (make book)
 
 Sphinx's gettext builder cuts every page into messages (a paragraph, a heading, a
 list item, an admonition's title, a figure caption), each one MyST source, so glue
@@ -24,9 +24,9 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
-import tempfile
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,8 @@ def extract() -> Path:
     out = WORK / "pot"
     shutil.rmtree(out, ignore_errors=True)
     subprocess.run([jupyter_book(), "build", str(ROOT), "--builder", "custom",
-                    "--custom-builder", "gettext", "--path-output", str(out), "-W", "-n", "--quiet"],
+                    "--custom-builder", "gettext", "--path-output", str(out), "-W", "-n",
+                    "--quiet"],
                    check=True)
     return out / "_build" / "gettext"
 
@@ -154,7 +155,8 @@ def report(verbose: bool = True) -> int:
         total = len(untranslated) + len(fuzzy)
         left += total
         if total:
-            print(f"{po_path.relative_to(ROOT)}: {len(untranslated)} untranslated, {len(fuzzy)} fuzzy")
+            print(f"{po_path.relative_to(ROOT)}: {len(untranslated)} untranslated, "
+                  f"{len(fuzzy)} fuzzy")
             if verbose:
                 for text in fuzzy + untranslated:
                     print(f"    {text[:100]}")
@@ -167,14 +169,16 @@ def merged_config() -> dict[str, Any]:
     def merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
         out = dict(base)
         for key, value in extra.items():
-            out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+            nested = isinstance(value, dict) and isinstance(out.get(key), dict)
+            out[key] = merge(out[key], value) if nested else value
         return out
 
     base = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     config = merge(base, yaml.safe_load(OVERRIDES.read_text(encoding="utf-8")))
     # Jupyter Book finds local extensions relative to the config file, which is written elsewhere.
     extensions = config["sphinx"].get("local_extensions") or {}
-    config["sphinx"]["local_extensions"] = {name: str(ROOT / path) for name, path in extensions.items()}
+    config["sphinx"]["local_extensions"] = {name: str(ROOT / path)
+                                            for name, path in extensions.items()}
     return config
 
 
@@ -183,7 +187,8 @@ def build(site: Path) -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     out = Path(tempfile.mkdtemp(prefix="zh-", dir=WORK))
     config = out / "_config.yml"
-    config.write_text(yaml.safe_dump(merged_config(), allow_unicode=True, sort_keys=False), encoding="utf-8")
+    config.write_text(yaml.safe_dump(merged_config(), allow_unicode=True, sort_keys=False),
+                      encoding="utf-8")
     subprocess.run([jupyter_book(), "build", str(ROOT), "--all", "-W", "-n", "--keep-going",
                     "--config", str(config), "--path-output", str(out)], check=True)
     target = site / SUBDIR
@@ -195,7 +200,8 @@ def build(site: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("update", help="extract the English messages and merge them into the catalogues")
     status = sub.add_parser("status", help="list untranslated and fuzzy messages")

@@ -1,0 +1,144 @@
+"""The Chinese edition (tools/i18n.py): complete catalogues, kept roles, both editions built."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+
+from tools import i18n
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "_build" / "html"
+CATALOGUES = sorted(i18n.CATALOGUES.rglob("*.po"))
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+import editions  # noqa: E402  (book/_ext is Sphinx's extension folder, not a package)
+
+
+def unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason} (under CI the site is built first)")
+    pytest.skip(reason)
+
+
+def test_one_catalogue_per_page_of_the_book() -> None:
+    pages = {p.relative_to(ROOT).with_suffix("") for p in (ROOT / "book").glob("*")
+             if p.suffix in {".ipynb", ".md"}}
+    catalogued = {p.relative_to(i18n.CATALOGUES).with_suffix("") for p in CATALOGUES}
+    assert catalogued == pages
+
+
+@pytest.mark.parametrize("po", CATALOGUES, ids=lambda p: p.stem)
+def test_every_message_is_translated(po: Path) -> None:
+    untranslated, fuzzy = i18n.pending(i18n.read(po))
+    assert not untranslated and not fuzzy, (
+        f"{len(untranslated)} untranslated, {len(fuzzy)} fuzzy in {po.name} "
+        f"(`python -m tools.i18n status` lists them): {(fuzzy + untranslated)[:3]}")
+
+
+@pytest.mark.parametrize("po", CATALOGUES, ids=lambda p: p.stem)
+def test_translations_keep_glued_numbers_citations_and_maths(po: Path) -> None:
+    found = [f"{m.id[:60]!r}: {problem}" for m in i18n.read(po) if m.id and m.string
+             for problem in i18n.problems(str(m.id), str(m.string))]
+    assert not found, "\n".join(found[:5])
+
+
+@pytest.mark.parametrize("po", CATALOGUES, ids=lambda p: p.stem)
+def test_glossary_links_survive_translation(po: Path) -> None:
+    """A translated {term} role must point at an entry that exists (text <target>)."""
+    glossary = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
+    body = glossary.split("```{glossary}", 1)[1]
+    terms = {line.strip().lower() for line in body.splitlines()
+             if line.strip() and not line.startswith((" ", ":", "`"))}
+    missing = [target for m in i18n.read(po) if m.string
+               for target in map(i18n.term_target, i18n.TERM.findall(str(m.string)))
+               if target not in terms]
+    assert not missing, f"{{term}} roles to no glossary entry: {missing}"
+
+
+def test_catalogues_follow_the_english_text(tmp_path: Path) -> None:
+    """An English edit without `make translations` leaves the catalogues behind: fail."""
+    templates = i18n.extract()
+    stale = []
+    for template_path in sorted(templates.rglob("*.pot")):
+        po = i18n.catalogue_for(template_path, templates)
+        if template_path.name == "sphinx.pot" or not po.parent.is_dir():
+            continue
+        wanted = {m.id for m in i18n.read(template_path) if m.id}
+        have = {m.id for m in i18n.read(po) if m.id} if po.is_file() else set()
+        if wanted != have:
+            stale.append(f"{po.name}: {len(wanted - have)} new, {len(have - wanted)} gone")
+    assert not stale, f"run `make translations`: {stale}"
+
+
+def test_problems_finds_a_dropped_glue_role_and_changed_maths() -> None:
+    msgid = "Accuracy {glue:text}`acc:.3f` for $p(y \\mid x)$ {cite}`bishop2006`."
+    good = "准确率 {glue:text}`acc:.3f`，$p(y \\mid x)$ {cite}`bishop2006`。"
+    assert i18n.problems(msgid, good) == []
+    assert i18n.problems(msgid, "准确率 {glue:text}`acc:.2f`，$p(y \\mid x)$ {cite}`bishop2006`。")
+    assert i18n.problems(msgid, "准确率 {glue:text}`acc:.3f`，$p(y|x)$ {cite}`bishop2006`。")
+    assert i18n.problems(msgid, "准确率 {glue:text}`acc:.3f`，$p(y \\mid x)$。")
+
+
+def test_pending_reports_empty_and_fuzzy_entries() -> None:
+    catalog = Catalog(locale="zh_CN")
+    catalog.add("Done", "完成")
+    catalog.add("Empty", "")
+    catalog.add("Changed", "旧", flags=["fuzzy"])
+    assert i18n.pending(catalog) == (["Empty"], ["Changed"])
+
+
+def test_term_target_reads_both_role_forms() -> None:
+    assert i18n.term_target("判别模型 <Discriminative model>") == "discriminative model"
+    assert i18n.term_target("Perceptron") == "perceptron"
+
+
+def test_chinese_config_overrides_title_and_language_only_where_asked() -> None:
+    config = i18n.merged_config()
+    assert config["sphinx"]["config"]["language"] == "zh_CN"
+    assert config["sphinx"]["config"]["locale_dirs"] == ["book/locales"]  # kept from _config.yml
+    assert re.search(r"[\u4e00-\u9fff]", config["title"])
+    assert all(Path(p).is_absolute() for p in config["sphinx"]["local_extensions"].values())
+
+
+def test_language_switch_and_launch_links() -> None:
+    assert editions.other_edition_url("book/ch1_1", "en") == "../zh/book/ch1_1.html"
+    assert editions.other_edition_url("book/ch1_1", "zh_CN") == "../../book/ch1_1.html"
+    assert editions.other_edition_url("index", None) == "zh/index.html"
+    colab = "https://colab.research.google.com/github/o/r/blob/main/book/a.ipynb"
+    assert editions.swap_branch(colab, "main", "reader") == colab.replace("/main/", "/reader/")
+    binder = "https://mybinder.org/v2/gh/o/r/main?urlpath=tree/book/a.ipynb"
+    assert "/reader?urlpath=" in editions.swap_branch(binder, "main", "reader")
+
+
+def built_pages(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in (root / "book").glob("*.html")}
+
+
+def test_every_page_exists_in_both_editions() -> None:
+    if not (SITE / "zh" / "book").is_dir():
+        unavailable("the site is not built: run `make book` first")
+    english, chinese = built_pages(SITE), built_pages(SITE / "zh")
+    assert english and english == chinese
+    html = (SITE / "zh" / "book" / "intro.html").read_text(encoding="utf-8")
+    assert 'lang="zh-CN"' in html or "lang=\"zh_CN\"" in html
+
+
+def test_chinese_pages_use_the_glossarys_chinese_terms() -> None:
+    """Each glossary entry's Chinese term appears on some Chinese page besides the glossary."""
+    if not (SITE / "zh" / "book").is_dir():
+        unavailable("the site is not built: run `make book` first")
+    body = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8").split("```{glossary}", 1)[1]
+    chinese_terms = [line.strip() for line in body.splitlines()
+                     if line.strip() and not line.startswith((" ", ":", "`"))
+                     and re.search(r"[\u4e00-\u9fff]", line)]
+    assert len(chinese_terms) > 30
+    text = "".join(re.sub(r"<[^>]+>", "", p.read_text(encoding="utf-8"))
+                   for p in (SITE / "zh" / "book").glob("*.html") if p.stem != "glossary")
+    unused = [term for term in chinese_terms if term not in text]
+    assert not unused, f"glossary terms no Chinese page uses: {unused}"
