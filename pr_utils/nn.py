@@ -154,19 +154,6 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epoc
     return history
 
 
-def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int) -> np.ndarray:
-    """``C[i, j]`` = number of samples of true class ``i`` predicted as ``j``."""
-    positive("n_classes", n_classes, integer=True)
-    t = as_float_array("y_true", y_true).astype(int)
-    p = as_float_array("y_pred", y_pred).astype(int)
-    same_length(y_true=t, y_pred=p)
-    if min(t.min(), p.min()) < 0 or max(t.max(), p.max()) >= n_classes:
-        raise ValueError(f"labels must lie in [0, {n_classes})")
-    out = np.zeros((n_classes, n_classes), dtype=int)
-    np.add.at(out, (t, p), 1)
-    return out
-
-
 def plot_decision_regions(ax: Axes, predict: Callable[[np.ndarray], Any], x: Any, y: Any, *,
                           resolution: int = 200, padding: float = 0.5,
                           labels: tuple[str, ...] | None = None) -> None:

@@ -138,15 +138,6 @@ def test_train_classifier_stops_when_training_diverges() -> None:
     assert "smaller learning rate" in str(info.value)
 
 
-def test_confusion_matrix() -> None:
-    c = prnn.confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2], 3)
-    assert c.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
-    with pytest.raises(ValueError, match="labels must lie"):
-        prnn.confusion_matrix([0, 3], [0, 1], 3)
-    with pytest.raises(ValueError, match="lengths must match"):
-        prnn.confusion_matrix([0, 1], [0], 3)
-
-
 def test_plot_decision_regions_and_filters() -> None:
     _, ax = plt.subplots()
     x, y = blobs(50)
