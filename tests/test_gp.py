@@ -169,6 +169,44 @@ def test_coverage_of_a_calibrated_gaussian_is_95_percent() -> None:
     assert gp.coverage(y, np.ones_like(y), np.full_like(y, 4.0)) == pytest.approx(0.95, abs=0.005)
 
 
+def test_metrics_agree_with_gpytorch_metrics() -> None:
+    # pr_utils.gp keeps its NumPy metrics (per-point, checked inputs, a coverage
+    # fraction); on a random example they equal gpytorch.metrics as follows.
+    rng = np.random.default_rng(0)
+    n = 50
+    y, m = rng.normal(size=n), rng.normal(size=n)
+    a = rng.normal(size=(n, n))
+    cov = a @ a.T / n + 0.5 * np.eye(n)  # a full predictive covariance
+    v = np.diag(cov).copy()
+    t = torch.tensor
+    full = gpytorch.distributions.MultivariateNormal(t(m), t(cov))
+    diag = gpytorch.distributions.MultivariateNormal(t(m), torch.diag(t(v)))
+    metrics = gpytorch.metrics
+    assert gp.rmse(y, m) == pytest.approx(
+        float(metrics.mean_squared_error(full, t(y), squared=False)), rel=1e-12)
+    # Ours is the mean of the per-point (marginal) log losses: GPyTorch's mean log
+    # loss, and its NLPD of the joint density when the covariance is diagonal ...
+    ours = gp.gaussian_nlpd(y, m, v)
+    # (gpytorch.metrics holds pi as a float32 tensor: 0.5 log(pi32 / pi) = 1.4e-8)
+    msll = float(metrics.mean_standardized_log_loss(full, t(y)))
+    assert ours == pytest.approx(msll, abs=3e-8)
+    assert ours == pytest.approx(
+        float(metrics.negative_log_predictive_density(diag, t(y))), rel=1e-12)
+    # ... while GPyTorch's NLPD of a full covariance is the joint density per point:
+    # joint - ours = (log det R + r'C^-1 r - r'D^-1 r) / 2n, with r = y - m, D = diag(C)
+    # and R = D^-1/2 C D^-1/2 the predictive correlation matrix.
+    r = y - m
+    corr = cov / np.sqrt(np.outer(v, v))
+    gap = (np.linalg.slogdet(corr)[1] + r @ np.linalg.solve(cov, r) - r @ (r / v)) / (2 * n)
+    joint = float(metrics.negative_log_predictive_density(full, t(y)))
+    assert abs(gap) > 0.01 and joint - ours == pytest.approx(gap, rel=1e-9)
+    # GPyTorch reports |coverage - 0.95| of the central 95% interval.
+    cover = gp.coverage(y, m, v)
+    assert 0 < cover < 0.95
+    assert abs(cover - 0.95) == pytest.approx(
+        float(metrics.quantile_coverage_error(full, t(y), 95.0)), abs=1e-6)  # float32 there
+
+
 def test_plot_posterior_draws_and_checks() -> None:
     fig = Figure()
     ax = fig.subplots()
