@@ -9,6 +9,7 @@ runs top to bottom in a fresh kernel from a folder that is not the book's.
 from __future__ import annotations
 
 import base64
+import itertools
 import re
 import time
 from pathlib import Path
@@ -150,6 +151,18 @@ def test_site_mode_replaces_the_download_button_notebooks(tmp_path: Path) -> Non
     published = tmp_path / "_notebooks" / "book" / "how_to_use.ipynb"
     assert published.read_bytes() == (sources / "how_to_use.ipynb").read_bytes()
     assert read(published).metadata["reader_notebook"]["source"] == "book/how_to_use.ipynb"
+
+
+@pytest.mark.parametrize("source", NOTEBOOKS, ids=lambda p: p.stem)
+def test_figure_captions_follow_their_figures(source: Path, reader_dir: Path) -> None:
+    cells = read(reader_dir / source.name).cells
+    # Figures still shown (a folded solution's outputs are removed, with its caption).
+    captions = [c for c in cells if c.cell_type == "code"
+                and "figure" in c.metadata.get("mystnb", {})
+                and any("image/png" in o.get("data", {}) for o in c.outputs)]
+    shown = [b.source for a, b in itertools.pairwise(cells)
+             if a.cell_type == "code" and b.source.startswith("*Figure: ")]
+    assert len(shown) == len(captions), "every captioned figure has its caption under it"
 
 
 def test_site_mode_lays_out_the_branch_the_launch_buttons_open(tmp_path: Path) -> None:

@@ -619,6 +619,13 @@ def convert(nb: nbformat.NotebookNode, name: str, *,
             if gate is not None:
                 _fold_solution_code(cell, gate.number)
             cells.append(cell)
+            caption = cell.metadata.get("mystnb", {}).get("figure", {}).get("caption")
+            if caption and any("image/png" in o.get("data", {}) for o in cell.outputs):
+                # The site's figure caption (myst-nb metadata), as a line under the figure.
+                text, _ = render_markdown(page, caption, None, base=base)
+                below = nbformat.v4.new_markdown_cell(f"*Figure: {text.strip()}*")
+                below.id = f"{cell.get('id', 'cell')}-caption"[:64]
+                cells.append(below)
         else:
             cells.append(cell)
     if gate is not None:
