@@ -85,6 +85,19 @@ def test_problems_finds_a_dropped_glue_role_and_changed_maths() -> None:
     assert i18n.problems(msgid, "准确率 {glue:text}`acc:.3f`，$p(y \\mid x)$。")
 
 
+def test_page_links_may_translate_their_text_not_their_target() -> None:
+    msgid = "See {doc}`page 3.5 <ch3_5_missing>` and {doc}`how_to_use`."
+    assert i18n.problems(msgid, "见 {doc}`第 3.5 节 <ch3_5_missing>` 和 {doc}`how_to_use`。") == []
+    assert i18n.problems(msgid, "见 {doc}`第 3.5 节 <ch3_4>` 和 {doc}`how_to_use`。")
+
+
+def test_glue_roles_are_read_by_path_in_translations() -> None:
+    text = "{glue:text}`acc:.3f`，{glue:text}`name`，{glue}`fig`，{glue:text}`a.ipynb::b:.1f`"
+    assert i18n.glue_by_path(text, "p.ipynb") == (
+        "{glue:text}`p.ipynb::acc:.3f`，{glue:text}`p.ipynb::name:s`，{glue}`p.ipynb::fig`，"
+        "{glue:text}`a.ipynb::b:.1f`")
+
+
 def test_pending_reports_empty_and_fuzzy_entries() -> None:
     catalog = Catalog(locale="zh_CN")
     catalog.add("Done", "完成")

@@ -53,7 +53,7 @@ HEADER = """\
 KEPT = {
     "glue roles": re.compile(r"\{glue(?::\w+)?\}`[^`]*`"),
     "citations": re.compile(r"\{cite(?::\w+)?\}`[^`]*`"),
-    "page links": re.compile(r"\{(?:doc|ref|numref|eq)\}`[^`]*`"),
+    "page links": re.compile(r"\{(?:doc|ref|numref|eq)\}`(?:[^`<]*<)?([^`<>]*)>?`"),
     "maths": re.compile(r"\$\$.+?\$\$|\$[^$]+\$", re.S),
 }
 TERM = re.compile(r"\{term\}`([^`]*)`")
@@ -139,6 +139,7 @@ def problems(msgid: str, msgstr: str) -> list[str]:
     """What a translation lost or changed of what must stay (empty: fine)."""
     found = []
     for what, pattern in KEPT.items():
+        # Page links compare by target: their text (`text <target>`) is translated.
         source, target = sorted(pattern.findall(msgid)), sorted(pattern.findall(msgstr))
         if source != target:
             missing = [x for x in source if x not in target]
@@ -182,12 +183,49 @@ def merged_config() -> dict[str, Any]:
     return config
 
 
+GLUE_ROLE = re.compile(r"(\{glue(?::\w+)?\}`)([^`]*)`")
+
+
+def glue_by_path(text: str, notebook: str) -> str:
+    """``{glue:text}`key:.3f``` as ``{glue:text}`page.ipynb::key:.3f```.
+
+    Sphinx parses a translated message as a document of its own, where myst-nb
+    finds no glue data under a bare key; with the notebook's path in front it
+    reads the value from that notebook's stored outputs, as a glue role from
+    another page would.
+    """
+    def qualify(match: re.Match[str]) -> str:
+        role, key = match.groups()
+        if "::" in key:
+            return match.group(0)
+        if role.startswith("{glue:text}") and ":" not in key:
+            key += ":s"  # the role's default format, spelt out: the path adds colons
+        return f"{role}{notebook}::{key}`"
+
+    return GLUE_ROLE.sub(qualify, text)
+
+
+def build_catalogues(into: Path) -> Path:
+    """The catalogues as Sphinx reads them: glue roles by path (``glue_by_path``)."""
+    for po_path in CATALOGUES.rglob("*.po"):
+        catalog = read(po_path)
+        page = po_path.relative_to(CATALOGUES).with_suffix(".ipynb")
+        if (ROOT / page).is_file():
+            for message in catalog:
+                if message.id and message.string:
+                    message.string = glue_by_path(str(message.string), page.name)
+        write(catalog, into / LANGUAGE / "LC_MESSAGES" / po_path.relative_to(CATALOGUES))
+    return into
+
+
 def build(site: Path) -> int:
     """Build the Chinese edition from the same notebooks into ``site/zh``."""
     WORK.mkdir(parents=True, exist_ok=True)
     out = Path(tempfile.mkdtemp(prefix="zh-", dir=WORK))
+    config_data = merged_config()
+    config_data["sphinx"]["config"]["locale_dirs"] = [str(build_catalogues(out / "locales"))]
     config = out / "_config.yml"
-    config.write_text(yaml.safe_dump(merged_config(), allow_unicode=True, sort_keys=False),
+    config.write_text(yaml.safe_dump(config_data, allow_unicode=True, sort_keys=False),
                       encoding="utf-8")
     subprocess.run([jupyter_book(), "build", str(ROOT), "--all", "-W", "-n", "--keep-going",
                     "--config", str(config), "--path-output", str(out)], check=True)
