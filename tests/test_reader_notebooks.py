@@ -32,6 +32,7 @@ from tools.reader_notebooks import (
     main,
     raw_myst,
     read_bibliography,
+    translate_markdown,
 )
 
 NOTEBOOKS = book_notebooks()
@@ -165,6 +166,48 @@ def test_figure_captions_follow_their_figures(source: Path, reader_dir: Path) ->
     assert len(shown) == len(captions), "every captioned figure has its caption under it"
 
 
+Coverage = dict[str, tuple[int, int]]
+
+
+@pytest.fixture(scope="module")
+def chinese_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Coverage]:
+    out = tmp_path_factory.mktemp("reader-zh")
+    coverage: Coverage = {}
+    generate(out, language="zh", coverage=coverage)
+    return out, coverage
+
+
+@pytest.mark.parametrize("source", NOTEBOOKS, ids=lambda p: p.stem)
+def test_chinese_reader_notebooks_are_translated_and_plain(
+        source: Path, chinese_dir: tuple[Path, Coverage]) -> None:
+    out, coverage = chinese_dir
+    nb = read(out / source.name)
+    assert not raw_myst(nb)
+    done, total = coverage[source.stem]
+    # Every paragraph, heading, list item and caption that the catalogue translates
+    # is found in the notebook (the catalogue completeness is test_i18n's).
+    assert total > 0 and done == total, f"{total - done} of {total} blocks left in English"
+    text = markdown(nb)
+    assert "Solution to Exercise" not in text and "**Exercise" not in text
+    n_exercises = sum(c.source.count("{exercise}") for c in read(source).cells
+                      if c.cell_type == "markdown")
+    assert text.count("**练习 ") == n_exercises
+    original = [c.source for c in read(source).cells if c.cell_type == "code"]
+    reader = [c for c in nb.cells if c.cell_type == "code"]
+    assert reader[0].source == original[0], "code is shared, the setup cell first"
+
+
+def test_translate_markdown_keeps_code_and_maths() -> None:
+    source = ("## Title\n\nA paragraph\nover two lines.\n\n- an item\n  continued\n"
+              "- other\n\n$$\nx = 1\n$$\n\n```python\nprint('A paragraph')\n```")
+    lookup = {"Title": "标题", "A paragraph over two lines.": "一段话。",
+              "an item continued": "一项", "x = 1": "错"}
+    text, done, total = translate_markdown(source, lookup)
+    assert text == ("## 标题\n\n一段话。\n\n- 一项\n- other\n\n$$\nx = 1\n$$\n\n"
+                    "```python\nprint('A paragraph')\n```")
+    assert (done, total) == (3, 4)
+
+
 def test_site_mode_lays_out_the_branch_the_launch_buttons_open(tmp_path: Path) -> None:
     """_notebooks/ is pushed as is to the reader-notebooks branch: book/<page>.ipynb as in
     the repository (book/_ext/editions.py only swaps the branch), and Binder's config."""
@@ -178,6 +221,7 @@ def test_site_mode_lays_out_the_branch_the_launch_buttons_open(tmp_path: Path) -
     assert commit and f"@{commit}" in requirements, "Binder installs the pinned pr_utils"
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in requirements
     assert "README.md" in {p.name for p in branch.iterdir()}
+    assert (branch / "zh" / "book" / "how_to_use.ipynb").is_file(), "the Chinese copies"
 
 
 def test_reader_notebook_runs_top_to_bottom(reader_dir: Path, tmp_path: Path) -> None:

@@ -177,9 +177,10 @@ def test_page(browser, base_url: str, page_path: str) -> None:  # type: ignore[n
         config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
         repo = urlparse(config["repository"]["url"]).path.strip("/")
         branch = config["sphinx"]["config"]["reader_notebooks_branch"]
-        expected = f"https://colab.research.google.com/github/{repo}/blob/{branch}/{notebook}"
+        copy = f"{ZH}/{notebook}" if chinese else notebook
+        expected = f"https://colab.research.google.com/github/{repo}/blob/{branch}/{copy}"
         assert colab == [expected], f"Colab links {colab}, expected [{expected}]"
-        assert (SITE / "_notebooks" / notebook).is_file(), "no reader copy to open"
+        assert (SITE / "_notebooks" / copy).is_file(), "no reader copy to open"
     else:
         assert not colab, "a Colab button on a page that is no notebook"
 

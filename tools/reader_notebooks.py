@@ -29,6 +29,11 @@ Colab, JupyterLab and Notebook 7 all render):
   image inlined as a data URI so that it shows wherever the notebook is opened;
 - MyST-only lines (``(label)=`` targets, ``%`` comments, ``+++`` breaks) go.
 
+``--site`` also writes the Chinese edition's copies (``zh/book/``): the same
+notebooks with each paragraph, heading, list item and caption replaced by its
+translation from ``book/locales/zh_CN`` (``translate_markdown``) and the words the
+converter adds ("Exercise", "Solution to Exercise", "References") in Chinese.
+
 Code cells, among them the shared setup cell, keep their source and outputs,
 except the outputs that only carried glued values to the site. The tool reads
 the committed notebooks alone (no site build needed) and fails, naming the
@@ -62,6 +67,26 @@ ADMONITIONS = {
     "important": "Important", "caution": "Caution", "attention": "Attention",
     "danger": "Danger", "error": "Error", "seealso": "See also",
     "margin": "", "sidebar": "", "topic": "", "epigraph": "", "dropdown": "",
+}
+ADMONITIONS_ZH = {
+    "note": "注", "warning": "警告", "tip": "提示", "hint": "提示", "important": "重要",
+    "caution": "小心", "attention": "注意", "danger": "危险", "error": "错误", "seealso": "另见",
+}
+# The words the converter writes itself, per edition (the Chinese one: --language zh_CN).
+WORDS = {
+    "en": {"exercise": "Exercise {n}", "solution": "Solution to Exercise {n}",
+           "continued": "Solution to Exercise {n} (continued)",
+           "code": "Solution to Exercise {n} (code)", "references": "References",
+           "figure": "Figure", "rest_one": "The rest of this solution is code: the next code "
+           "cell, folded under \"{code}\". Run it to check the answer.",
+           "rest_many": "The rest of this solution is code: the next {k} code cells, each "
+           "folded under \"{code}\". Run them to check the answer."},
+    "zh": {"exercise": "练习 {n}", "solution": "练习 {n} 的解答",
+           "continued": "练习 {n} 的解答（续）", "code": "练习 {n} 的解答（代码）",
+           "references": "参考文献", "figure": "图",
+           "rest_one": "解答的其余部分是代码：下一个代码单元，折叠在“{code}”下。运行它来检验答案。",
+           "rest_many": "解答的其余部分是代码：接下来的 {k} 个代码单元，各自折叠在“{code}”下。"
+           "运行它们来检验答案。"},
 }
 CODE_DIRECTIVES = {"code", "code-block", "code-cell", "sourcecode"}
 
@@ -256,6 +281,10 @@ class Page:
     solution_code_cells: dict[int, int] = field(default_factory=dict)  # exercise -> cells
     cited: list[str] = field(default_factory=list)
     exercise_count: int = 0
+    language: str = "en"
+
+    def word(self, key: str, **values: Any) -> str:
+        return WORDS[self.language][key].format(**values)
 
     def fail(self, message: str) -> ReaderNotebookError:
         return ReaderNotebookError(f"{self.name}: {message}")
@@ -316,7 +345,7 @@ def render_role(page: Page, name: str, content: str) -> str:
     if name in {"ref", "numref", "eq", "term", "abbr", "download", "any"}:
         text, target = _split_target(content)
         if not text and target in page.exercise_numbers:
-            return f"Exercise {page.exercise_numbers[target]}"
+            return page.word("exercise", n=page.exercise_numbers[target])
         if name == "abbr":
             return re.sub(r"\s*\(.*\)\s*$", "", content)
         return text or target
@@ -422,17 +451,15 @@ def render_markdown(page: Page, source: str, gate: Gate | None, *,
             text = "\n\n".join(gate.text)
             n_code = page.solution_code_cells.get(gate.number, 0)
             if gate.emitted:
-                out.append(_details(f"Solution to Exercise {gate.number} (continued)", text))
+                out.append(_details(page.word("continued", n=gate.number), text))
                 gate.text.clear()
                 return
             gate.emitted = True
             if n_code:
-                cells = ("the next code cell, folded" if n_code == 1
-                         else f"the next {n_code} code cells, each folded")
-                text += (f"\n\n*The rest of this solution is code: {cells} under "
-                         f"\"Solution to Exercise {gate.number} (code)\". Run "
-                         f"{'it' if n_code == 1 else 'them'} to check the answer.*")
-            out.append(_details(f"Solution to Exercise {gate.number}", text))
+                rest = page.word("rest_one" if n_code == 1 else "rest_many", k=n_code,
+                                 code=page.word("code", n=gate.number))
+                text += f"\n\n*{rest}*"
+            out.append(_details(page.word("solution", n=gate.number), text))
             gate.text.clear()
 
     i = 0
@@ -488,7 +515,7 @@ def render_directive(page: Page, d: Directive, *, base: Path) -> str:
         number = page.exercise_numbers.get(label) or page.exercise_count + 1
         page.exercise_count = max(page.exercise_count, number)
         title = render_inline(page, d.argument)
-        head = f"**Exercise {number}**" + (f" ({title})" if title else "")
+        head = f"**{page.word('exercise', n=number)}**" + (f" ({title})" if title else "")
         return f"{head}\n\n{body()}"
     if d.name == "exercise-end":
         return body()
@@ -496,11 +523,13 @@ def render_directive(page: Page, d: Directive, *, base: Path) -> str:
         solved = page.exercise_numbers.get(d.argument)
         if solved is None:
             raise page.fail(f"a solution of an unknown exercise {d.argument!r}")
-        return _details(f"Solution to Exercise {solved}", body())
+        return _details(page.word("solution", n=solved), body())
     if d.name == "admonition":
         return _blockquote(render_inline(page, d.argument), body())
     if d.name in ADMONITIONS:
-        title = render_inline(page, d.argument) or ADMONITIONS[d.name]
+        default = (ADMONITIONS_ZH.get(d.name, ADMONITIONS[d.name]) if page.language == "zh"
+                   else ADMONITIONS[d.name])
+        title = render_inline(page, d.argument) or default
         return _blockquote(title, body())
     if d.name in {"math", "equation"}:
         return f"$$\n{d.body.strip()}\n$$"
@@ -581,9 +610,9 @@ def _solution_code_cells(nb: nbformat.NotebookNode, numbers: dict[str, int]) -> 
     return counts
 
 
-def _fold_solution_code(cell: nbformat.NotebookNode, number: int) -> None:
+def _fold_solution_code(cell: nbformat.NotebookNode, label: str) -> None:
     # Colab's form syntax: the title is shown, the code hidden until the reader opens it.
-    title = f'# @title Solution to Exercise {number} (code) {{ display-mode: "form" }}'
+    title = f'# @title {label} {{ display-mode: "form" }}'
     if not cell.source.startswith("# @title"):
         cell.source = f"{title}\n{cell.source}"
     cell.metadata["cellView"] = "form"  # Colab: show the title, hide the code
@@ -595,11 +624,12 @@ def _fold_solution_code(cell: nbformat.NotebookNode, number: int) -> None:
 def convert(nb: nbformat.NotebookNode, name: str, *,
             bibliography: dict[str, Reference] | None = None,
             titles: dict[str, str] | None = None,
-            base: Path = BOOK) -> nbformat.NotebookNode:
+            base: Path = BOOK, language: str = "en") -> nbformat.NotebookNode:
     """A reader-ready copy of one notebook (the input is left unchanged)."""
     page = Page(name=name, glue=glued(nb),
                 bibliography=bibliography if bibliography is not None else {},
-                titles=titles or {}, exercise_numbers=_exercise_numbers(nb))
+                titles=titles or {}, exercise_numbers=_exercise_numbers(nb),
+                language=language)
     page.solution_code_cells = _solution_code_cells(nb, page.exercise_numbers)
     reader = copy.deepcopy(nb)
     cells: list[nbformat.NotebookNode] = []
@@ -617,13 +647,13 @@ def convert(nb: nbformat.NotebookNode, name: str, *,
         elif cell.cell_type == "code":
             cell.outputs = [o for o in cell.get("outputs", []) if not is_glue_output(o)]
             if gate is not None:
-                _fold_solution_code(cell, gate.number)
+                _fold_solution_code(cell, page.word("code", n=gate.number))
             cells.append(cell)
             caption = cell.metadata.get("mystnb", {}).get("figure", {}).get("caption")
             if caption and any("image/png" in o.get("data", {}) for o in cell.outputs):
                 # The site's figure caption (myst-nb metadata), as a line under the figure.
                 text, _ = render_markdown(page, caption, None, base=base)
-                below = nbformat.v4.new_markdown_cell(f"*Figure: {text.strip()}*")
+                below = nbformat.v4.new_markdown_cell(f"*{page.word('figure')}: {text.strip()}*")
                 below.id = f"{cell.get('id', 'cell')}-caption"[:64]
                 cells.append(below)
         else:
@@ -632,7 +662,8 @@ def convert(nb: nbformat.NotebookNode, name: str, *,
         raise page.fail(f"the solution to Exercise {gate.number} has no {{solution-end}}")
     if page.cited:
         entries = "\n".join(f"- {page.bibliography[k].entry()}" for k in page.cited)
-        references = nbformat.v4.new_markdown_cell(f"## References\n\n{entries}")
+        references = nbformat.v4.new_markdown_cell(
+            f"## {page.word('references')}\n\n{entries}")
         references.id = "reader-references"
         cells.append(references)
     reader.cells = cells
@@ -646,6 +677,107 @@ def convert(nb: nbformat.NotebookNode, name: str, *,
     return reader
 
 
+LIST_ITEM = re.compile(r"^(?P<lead>\s*(?:[-*+]|\d+[.)])\s+)(?P<text>\S.*)$")
+HEADING = re.compile(r"^(?P<lead>#{1,6}\s+)(?P<text>.*\S)\s*$")
+ANY_FENCE = re.compile(r"^\s*(`{3,}|:{3,}|~{3,})")
+
+
+def translate_markdown(source: str, lookup: dict[str, str]) -> tuple[str, int, int]:
+    """Replace each paragraph, heading and list item of MyST ``source`` by its translation.
+
+    ``lookup`` maps English messages, as Sphinx's gettext builder cuts them (a
+    block's lines joined by spaces), to their translations; code blocks, display
+    maths, directive fences and options are copied. Returns the text and the
+    numbers of translated and of translatable blocks.
+    """
+    lines = source.split("\n")
+    out: list[str] = []
+    done = total = 0
+    i = 0
+
+    def block_end(start: int, item: bool) -> int:
+        j = start + 1
+        while j < len(lines):
+            ln = lines[j]
+            if (not ln.strip() or ANY_FENCE.match(ln) or HEADING.match(ln)
+                    or ln.strip().startswith("$$") or OPTION.match(ln.strip())
+                    or LIST_ITEM.match(ln) or MYST_ONLY_LINE.match(ln)):
+                break
+            j += 1
+        return j
+
+    while i < len(lines):
+        line = lines[i]
+        plain = PLAIN_FENCE.match(line)
+        if plain and not OPEN_FENCE.match(line) and plain.group("info").strip() != "":
+            fence = plain.group("fence")  # a code block: copied whole
+            j = i + 1
+            while j < len(lines) and not lines[j].strip().startswith(fence):
+                j += 1
+            out.extend(lines[i : j + 1])
+            i = j + 1
+            continue
+        if line.strip().startswith("$$"):  # display maths: copied whole
+            j = i if line.strip().endswith("$$") and line.strip() != "$$" else i + 1
+            while j < len(lines) and not lines[j].strip().endswith("$$"):
+                j += 1
+            out.extend(lines[i : j + 1])
+            i = j + 1
+            continue
+        if (not line.strip() or ANY_FENCE.match(line) or OPTION.match(line.strip())
+                or MYST_ONLY_LINE.match(line)):
+            out.append(line)
+            i += 1
+            continue
+        heading, item = HEADING.match(line), LIST_ITEM.match(line)
+        if heading:
+            lead, first, j = heading.group("lead"), heading.group("text"), i + 1
+        elif item:
+            lead, first, j = item.group("lead"), item.group("text"), block_end(i, True)
+        else:
+            lead, first, j = "", line.strip(), block_end(i, False)
+        key = " ".join([first] + [ln.strip() for ln in lines[i + 1 : j]]).strip()
+        total += 1
+        if key in lookup:
+            done += 1
+            out.append(lead + lookup[key])
+        else:
+            out.extend(lines[i:j])
+        i = j
+    return "\n".join(out), done, total
+
+
+def translations(stem: str, language: str) -> dict[str, str]:
+    """English message -> translation, from the page's catalogue (tools/i18n.py)."""
+    from tools import i18n
+
+    if language == "en":
+        return {}
+    po = i18n.CATALOGUES / "book" / f"{stem}.po"
+    if not po.is_file():
+        raise ReaderNotebookError(f"{stem}: no catalogue {po}")
+    return {str(m.id).strip(): str(m.string) for m in i18n.read(po)
+            if m.id and m.string and not m.fuzzy}
+
+
+def translate_notebook(nb: nbformat.NotebookNode, lookup: dict[str, str]
+                       ) -> tuple[nbformat.NotebookNode, int, int]:
+    """A copy of ``nb`` with its prose and figure captions translated; code untouched."""
+    nb = copy.deepcopy(nb)
+    done = total = 0
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source, d, n = translate_markdown(cell.source, lookup)
+            done, total = done + d, total + n
+        figure = cell.metadata.get("mystnb", {}).get("figure", {})
+        if figure.get("caption"):
+            total += 1
+            key = " ".join(figure["caption"].split())
+            if key in lookup:
+                figure["caption"], done = lookup[key], done + 1
+    return nb, done, total
+
+
 def raw_myst(nb: nbformat.NotebookNode) -> list[str]:
     """MyST roles or directives left in a notebook's Markdown (empty for a reader copy)."""
     found = []
@@ -657,23 +789,35 @@ def raw_myst(nb: nbformat.NotebookNode) -> list[str]:
 
 
 def generate(out_dir: Path, notebooks: Iterable[Path] | None = None, *,
-             bibfile: Path = BIBFILE) -> list[Path]:
-    """Write a reader-ready copy of each notebook to ``out_dir``; return their paths."""
+             bibfile: Path = BIBFILE, language: str = "en",
+             coverage: dict[str, tuple[int, int]] | None = None) -> list[Path]:
+    """Write a reader-ready copy of each notebook to ``out_dir``; return their paths.
+
+    With ``language="zh"`` the prose comes from the Chinese catalogues; ``coverage``
+    then receives, per notebook, (translated, translatable) blocks.
+    """
     from tools.notebooks import book_notebooks
 
     paths = [Path(p) for p in notebooks] if notebooks is not None else book_notebooks()
     if not paths:
         raise ValueError("no notebooks to convert")
     bibliography = read_bibliography(bibfile) if bibfile.is_file() else {}
-    titles = {}
-    for p in book_notebooks():
-        titles[p.stem] = _title(nbformat.read(p, as_version=4), p.stem)
+
+    def source(path: Path) -> tuple[nbformat.NotebookNode, int, int]:
+        nb = nbformat.read(path, as_version=4)
+        if language == "en":
+            return nb, 0, 0
+        return translate_notebook(nb, translations(path.stem, language))
+
+    titles = {p.stem: _title(source(p)[0], p.stem) for p in book_notebooks()}
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for path in paths:
-        nb = nbformat.read(path, as_version=4)
+        nb, done, total = source(path)
+        if coverage is not None:
+            coverage[path.stem] = (done, total)
         reader = convert(nb, path.stem, bibliography=bibliography, titles=titles,
-                         base=path.parent)
+                         base=path.parent, language=language)
         target = out_dir / path.name
         nbformat.validate(reader)
         target.write_text(
@@ -718,6 +862,8 @@ def publish(out: Path, written: list[Path]) -> None:
     book.mkdir(parents=True, exist_ok=True)
     for path in written:
         path.replace(book / path.name)
+    # The Chinese edition's copies, opened by its pages' buttons (book/_ext/editions.py).
+    generate(out / "zh" / "book", [BOOK / p.name for p in written], language="zh")
     (out / "binder").mkdir(exist_ok=True)
     (out / "binder" / "requirements.txt").write_text(BINDER_REQUIREMENTS.format(
         requirement=f"pr-utils @ git+{url}@{commit}"), encoding="utf-8")

@@ -8,7 +8,8 @@
   which would open the MyST sources (raw roles, solutions in view). CI publishes
   the reader-ready copies that ``make book`` writes (``tools/reader_notebooks.py``)
   to the branch named by ``reader_notebooks_branch``, in the same layout
-  (``book/<page>.ipynb``, with a ``binder/`` folder), so the links only swap the branch.
+  (``book/<page>.ipynb``, with a ``binder/`` folder), so the links only swap the branch;
+  the Chinese edition's buttons open the Chinese copies, ``zh/book/<page>.ipynb``.
 """
 
 from __future__ import annotations
@@ -47,11 +48,15 @@ def add_edition_buttons(app: Any, pagename: str, templatename: str, context: dic
         return
     reader_branch = app.config.reader_notebooks_branch
     branch = (app.config.html_theme_options or {}).get("repository_branch", "main")
+    chinese = edition(app.config.language) == "zh"
     for group in buttons:
         if group.get("label") == "launch-buttons" and reader_branch:
             for button in group.get("buttons", []):
                 if "url" in button:
-                    button["url"] = swap_branch(button["url"], branch, reader_branch)
+                    url = swap_branch(button["url"], branch, reader_branch)
+                    if chinese:  # the Chinese copies sit under zh/ on that branch
+                        url = url.replace(f"/{pagename}.ipynb", f"/zh/{pagename}.ipynb")
+                    button["url"] = url
     _, text, tooltip = EDITIONS[edition(app.config.language)]
     buttons.insert(0, {"type": "link", "url": other_edition_url(pagename, app.config.language),
                        "text": text, "tooltip": tooltip, "icon": "fas fa-language",
