@@ -155,3 +155,18 @@ def test_chinese_pages_use_the_glossarys_chinese_terms() -> None:
                    for p in (SITE / "zh" / "book").glob("*.html") if p.stem != "glossary")
     unused = [term for term in chinese_terms if term not in text]
     assert not unused, f"glossary terms no Chinese page uses: {unused}"
+
+
+def test_chinese_pages_summarise_once() -> None:
+    """The English pages' Chinese recap (小结) is dropped where the Summary is Chinese."""
+    if not (SITE / "zh" / "book").is_dir():
+        unavailable("the site is not built: run `make book` first")
+    twice = []
+    for page in (SITE / "zh" / "book").glob("ch*.html"):
+        html = page.read_text(encoding="utf-8")
+        headings = len(re.findall(r"<h[23][^>]*>小结", html))
+        if "<strong>小结" in html or headings > 1:
+            twice.append(page.name)
+    assert not twice, f"Chinese pages with the summary twice: {twice}"
+    english = (SITE / "book" / "ch1_1_generative_discriminative.html").read_text(encoding="utf-8")
+    assert "<strong>小结</strong>" in english, "the English edition keeps its Chinese recap"

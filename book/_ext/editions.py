@@ -10,11 +10,17 @@
   to the branch named by ``reader_notebooks_branch``, in the same layout
   (``book/<page>.ipynb``, with a ``binder/`` folder), so the links only swap the branch;
   the Chinese edition's buttons open the Chinese copies, ``zh/book/<page>.ipynb``.
+- **One summary per edition.** Each English page ends with a Summary and, for the
+  lecture's students, a short Chinese recap (小结). In the Chinese edition the
+  Summary itself is Chinese, so the recap would say it twice: it is dropped there.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from docutils import nodes
+from sphinx.transforms import SphinxTransform
 
 # edition: (path from the site root to the other edition, button text, tooltip)
 EDITIONS = {"en": ("zh/", "中文", "阅读本页的中文版"),
@@ -63,7 +69,37 @@ def add_edition_buttons(app: Any, pagename: str, templatename: str, context: dic
                        "label": "language-switch"})
 
 
+RECAP = "小结"
+
+
+class DropChineseRecap(SphinxTransform):
+    """In the Chinese edition, remove the 小结 recap: a ``### 小结`` section or a
+    paragraph opening with **小结** (the translated Summary says the same)."""
+
+    default_priority = 25  # after the translation (Locale, 20), before the TOC is read
+
+    def apply(self, **kwargs: Any) -> None:
+        if edition(self.config.language) != "zh":
+            return
+        for section in list(self.document.findall(nodes.section)):
+            parent = section.parent
+            if (_title(section) == RECAP and isinstance(parent, nodes.section)
+                    and _title(parent) == RECAP):
+                parent.remove(section)
+        for paragraph in list(self.document.findall(nodes.paragraph)):
+            children = [c for c in paragraph.children if c.astext().strip()]
+            first = children[0] if children else None
+            if isinstance(first, nodes.strong) and first.astext().strip(" .:：。") == RECAP:
+                paragraph.parent.remove(paragraph)
+
+
+def _title(section: nodes.Element) -> str:
+    first = section.children[0] if section.children else None
+    return first.astext().strip() if isinstance(first, nodes.title) else ""
+
+
 def setup(app: Any) -> dict[str, Any]:
+    app.add_transform(DropChineseRecap)
     app.add_config_value("reader_notebooks_branch", "", "html")
     # After the theme has made its buttons (priority 501).
     app.connect("html-page-context", add_edition_buttons, priority=600)
