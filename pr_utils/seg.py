@@ -136,10 +136,15 @@ def predict_slices(model: torch.nn.Module, images: Any, *, batch_size: int = 16,
                    device: torch.device | None = None, flip_axis: int | None = None) -> np.ndarray:
     """Label maps ``(N, X, Y)`` predicted for images ``(N, C, X, Y)`` (argmax over classes).
 
-    With ``flip_axis`` (1 for X, 2 for Y of each ``(C, X, Y)`` image) the class
-    probabilities are averaged with those of the mirrored image, mirrored back:
-    test-time augmentation for a network trained with random flips.
+    The slices are the ``N`` slices of one volume, which MONAI's ``SliceInferer``
+    feeds to the 2-D ``model`` ``batch_size`` at a time (on ``device``, default the
+    model's), collecting the class probabilities on the CPU. With ``flip_axis``
+    (1 for X, 2 for Y of each ``(C, X, Y)`` image) they are averaged with those of
+    the mirrored volume, mirrored back: test-time augmentation for a network
+    trained with random flips.
     """
+    from monai.inferers.inferer import SliceInferer
+
     x = torch.as_tensor(np.asarray(images, dtype=np.float32))
     if x.ndim != 4:
         raise ValueError(f"images must have shape (N, C, X, Y), got {tuple(x.shape)}")
@@ -150,16 +155,20 @@ def predict_slices(model: torch.nn.Module, images: Any, *, batch_size: int = 16,
         raise ValueError(f"flip_axis must be None, 1 or 2, got {flip_axis!r}")
     device = device or next(model.parameters()).device
     model.eval()
-    out = []
+    # (1, C, N, X, Y): one volume whose first spatial axis runs over the slices
+    volume = x.transpose(0, 1)[None]
+    inferer = SliceInferer(spatial_dim=0, roi_size=tuple(x.shape[2:]), sw_batch_size=batch_size,
+                           sw_device=device, device="cpu")
+
+    def probabilities(xb: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(model(xb), dim=1)
+
     with torch.inference_mode():
-        for i in range(0, len(x), batch_size):
-            xb = x[i:i + batch_size].to(device)
-            p = torch.softmax(model(xb), dim=1)
-            if flip_axis is not None:
-                dim = flip_axis + 1  # (B, C, X, Y)
-                p = (p + torch.softmax(model(xb.flip(dim)), dim=1).flip(dim)) / 2
-            out.append(p.argmax(dim=1).cpu())
-    return torch.cat(out).numpy()
+        p = torch.as_tensor(inferer(volume, probabilities))
+        if flip_axis is not None:
+            dim = flip_axis + 2  # (1, K, N, X, Y)
+            p = (p + torch.as_tensor(inferer(volume.flip(dim), probabilities)).flip(dim)) / 2
+    return p[0].argmax(dim=0).numpy()
 
 
 def make_unet(*, in_channels: int, out_channels: int = 3) -> torch.nn.Module:

@@ -102,6 +102,33 @@ def test_flip_averaged_prediction_is_mirror_symmetric() -> None:
     assert np.array_equal(tta, mirrored_tta[:, :, ::-1])
 
 
+def _loop_predict_slices(model: nn.Module, images: np.ndarray, batch_size: int,
+                         flip_axis: int | None) -> np.ndarray:
+    """The hand-written loop predict_slices was before MONAI's SliceInferer."""
+    x, out = torch.as_tensor(images), []
+    with torch.inference_mode():
+        for i in range(0, len(x), batch_size):
+            p = torch.softmax(model(x[i:i + batch_size]), dim=1)
+            if flip_axis is not None:
+                dim = flip_axis + 1
+                p = (p + torch.softmax(model(x[i:i + batch_size].flip(dim)), dim=1).flip(dim)) / 2
+            out.append(p.argmax(dim=1))
+    return torch.cat(out).numpy()
+
+
+@pytest.mark.parametrize("flip_axis", [None, 1, 2])
+@pytest.mark.parametrize("batch_size", [1, 3, 16])
+def test_predict_slices_equals_the_per_batch_loop(batch_size: int, flip_axis: int | None) -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(2, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 3, 3, padding=1))
+    model.eval()
+    images = np.random.default_rng(0).normal(size=(7, 2, 12, 10)).astype(np.float32)
+    pred = seg.predict_slices(model, images, batch_size=batch_size, flip_axis=flip_axis)
+    assert pred.shape == (7, 12, 10) and pred.dtype == np.int64
+    assert len(np.unique(pred)) == 3  # every class occurs: a real comparison
+    assert np.array_equal(pred, _loop_predict_slices(model, images, batch_size, flip_axis))
+
+
 def test_cosine_schedule_ends_at_zero_learning_rate() -> None:
     image, labels = volume()
     items = seg.slice_items(image, labels, range(6))
