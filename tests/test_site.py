@@ -250,3 +250,28 @@ def test_pdf_prints_the_chinese_terms() -> None:
         unavailable("no Chinese font installed (`fc-list :lang=zh` is empty): the PDF "
                     "shows the Chinese terms as boxes; install Debian's fonts-noto-cjk")
     assert uses_cjk_font(pdf, families), f"none of {families} is embedded in book.pdf"
+
+
+def test_chinese_text_renders_in_a_chinese_font(browser, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    """The Chinese edition's title and the English pages' Chinese terms are drawn with
+    glyphs of an installed Chinese font, not as empty boxes (Chromium's own account of
+    the fonts it used, through the DevTools protocol)."""
+    families = cjk_fonts()
+    if not families:
+        unavailable("no Chinese font installed (`fc-list :lang=zh` is empty): install "
+                    "Debian's fonts-noto-cjk")
+    wanted = {re.sub(r"[^a-z0-9]", "", f.lower()) for f in families}
+    for path, selector in ((f"{ZH}/book/intro.html", "h1"), ("book/glossary.html", "h1")):
+        page = browser.new_page()
+        page.goto(base_url + path, wait_until="load")
+        assert CJK.search(page.inner_text(selector)), f"no Chinese in the {selector} of {path}"
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("DOM.enable")
+        cdp.send("CSS.enable")
+        root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+        node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+        used = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+        chinese = [f for f in used if f["glyphCount"] > 0 and any(
+            re.sub(r"[^a-z0-9]", "", f["familyName"].lower()).startswith(w) for w in wanted)]
+        assert chinese, f"{path}: the {selector} is drawn with {used}, no Chinese font"
+        page.close()
