@@ -22,7 +22,10 @@ from pr_utils._checks import positive
 from pr_utils.runtime import progress_bar, show_progress
 
 #: Overlay colours for label 1, 2, 3, ... (label 0 is left transparent).
-LABEL_COLOURS = ("#E69F00", "#56B4E9", "#D55E00", "#009E73")
+# Okabe & Ito's palette: orange, sky blue, reddish purple, green. The third (the
+# class 3 that pages use for errors, lesions or extra pixels) is purple, not
+# vermillion, which next to the orange of grey matter reads as the same colour.
+LABEL_COLOURS = ("#E69F00", "#56B4E9", "#CC79A7", "#009E73")
 
 
 def _volume(name: str, value: Any, ndim: int = 3) -> np.ndarray:
