@@ -91,15 +91,20 @@ def catalogue_for(template: Path, templates: Path) -> Path:
     return (CATALOGUES / template.relative_to(templates)).with_suffix(".po")
 
 
-def update() -> int:
+def update(pages: list[str] | None = None) -> int:
+    """Merge the English messages into the catalogues (of ``pages`` only, if given:
+    e.g. ``book/ch2_3_cnn``), then list what needs translating."""
     templates = extract()
     wanted = set()
     for template_path in sorted(templates.rglob("*.pot")):
         if template_path.name == "sphinx.pot" or template_path.parent.name == "_static":
             continue
-        template = read(template_path)
         po_path = catalogue_for(template_path, templates)
         wanted.add(po_path)
+        page = str(po_path.relative_to(CATALOGUES).with_suffix(""))
+        if pages and page not in pages:
+            continue
+        template = read(template_path)
         if po_path.exists():
             catalog = read(po_path)
         else:
@@ -110,7 +115,7 @@ def update() -> int:
         catalog.project, catalog.version = PROJECT, ""
         catalog.fuzzy = False
         write(catalog, po_path)
-    for stale in set(CATALOGUES.rglob("*.po")) - wanted:
+    for stale in set(CATALOGUES.rglob("*.po")) - wanted if not pages else ():
         print(f"removed {stale.relative_to(ROOT)} (its page is gone)")
         stale.unlink()
     return report()
@@ -241,14 +246,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("update", help="extract the English messages and merge them into the catalogues")
+    up = sub.add_parser("update",
+                        help="extract the English messages and merge them into the catalogues")
+    up.add_argument("pages", nargs="*", help="only these pages' catalogues, e.g. book/ch2_3_cnn")
     status = sub.add_parser("status", help="list untranslated and fuzzy messages")
     status.add_argument("--quiet", action="store_true", help="counts only")
     b = sub.add_parser("build", help="build the Chinese edition into SITE/zh")
     b.add_argument("--site", type=Path, default=ROOT / "_build" / "html")
     args = parser.parse_args(argv)
     if args.command == "update":
-        return update()
+        return update(args.pages or None)
     if args.command == "status":
         return report(verbose=not args.quiet)
     return build(args.site)
