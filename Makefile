@@ -34,12 +34,14 @@ install: $(BIN)/.installed
 ## book/locales) at _build/html/zh, reader-ready copies of the notebooks (plain
 ## Markdown, folded solutions) in _build/html/_notebooks, which the site's download
 ## button also serves and CI publishes for the launch buttons, and the whole book
-## as one PDF, _build/html/book.pdf (skipped where Chromium is missing)
+## as one PDF per edition, _build/html/book.pdf and _build/html/zh/book.pdf
+## (skipped where Chromium is missing)
 book: install
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
 	$(BIN)/python -m tools.i18n build --site _build/html
 	$(BIN)/python -m tools.reader_notebooks --site _build/html
 	$(BIN)/python -m tools.pdf --site _build/html --skip-without-chromium
+	$(BIN)/python -m tools.pdf --site _build/html/zh --skip-without-chromium
 	@echo "Site built: open $(CURDIR)/_build/html/index.html"
 
 ## make reader-notebooks: only the reader-ready copies, into _build/html/_notebooks
@@ -54,6 +56,7 @@ translations: install
 ## make pdf: only the PDF (headless Chromium prints the built site), _build/html/book.pdf
 pdf: install
 	$(BIN)/python -m tools.pdf --site _build/html
+	$(BIN)/python -m tools.pdf --site _build/html/zh
 
 ## make test: install, build the site, lint, unit and browser tests, re-run every notebook
 test: book lint unit nbval

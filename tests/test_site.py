@@ -243,6 +243,20 @@ def test_pdf_holds_every_page_of_the_book() -> None:
     assert 'href="../book.pdf"' in (SITE / "book" / "intro.html").read_text(encoding="utf-8")
 
 
+def test_chinese_edition_has_its_pdf() -> None:
+    """The Chinese intro links ../book.pdf too: the Chinese edition's own PDF."""
+    built_pdf()
+    pdf = SITE / ZH / "book.pdf"
+    if not pdf.is_file():
+        pytest.fail("zh/book.pdf missing: `make book` prints one PDF per edition")
+    data = pdf.read_bytes()
+    assert page_count(data) >= 3 * len(toc_pages())
+    assert 'href="../book.pdf"' in (SITE / ZH / "book" / "intro.html").read_text(encoding="utf-8")
+    families = cjk_fonts()
+    if families:
+        assert uses_cjk_font(data, families), f"none of {families} is embedded in zh/book.pdf"
+
+
 def test_pdf_prints_the_chinese_terms() -> None:
     pdf = built_pdf()
     families = cjk_fonts()
