@@ -170,3 +170,11 @@ def test_chinese_pages_summarise_once() -> None:
     assert not twice, f"Chinese pages with the summary twice: {twice}"
     english = (SITE / "book" / "ch1_1_generative_discriminative.html").read_text(encoding="utf-8")
     assert "<strong>小结</strong>" in english, "the English edition keeps its Chinese recap"
+
+
+def test_chinese_sidebar_names_the_parts_in_chinese() -> None:
+    if not (SITE / "zh" / "book").is_dir():
+        unavailable("the site is not built: run `make book` first")
+    html = (SITE / "zh" / "book" / "intro.html").read_text(encoding="utf-8")
+    captions = re.findall(r'caption-text">([^<]*)<', html)
+    assert captions and all(re.search(r"[\u4e00-\u9fff]", c) for c in captions), captions

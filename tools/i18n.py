@@ -223,6 +223,23 @@ def build_catalogues(into: Path) -> Path:
     return into
 
 
+def translated_toc(into: Path) -> Path:
+    """``_toc.yml`` with its part captions translated (from the root page's catalogue).
+
+    sphinx-external-toc adds the sidebar's captions after Sphinx has translated
+    the page, so they are translated here, in the table of contents itself.
+    """
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    catalog = read(CATALOGUES / f"{toc['root']}.po")
+    words = {str(m.id): str(m.string) for m in catalog if m.id and m.string and not m.fuzzy}
+    for part in toc.get("parts", []):
+        if part.get("caption") in words:
+            part["caption"] = words[part["caption"]]
+    path = into / "_toc.yml"
+    path.write_text(yaml.safe_dump(toc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
 def build(site: Path) -> int:
     """Build the Chinese edition from the same notebooks into ``site/zh``."""
     WORK.mkdir(parents=True, exist_ok=True)
@@ -233,7 +250,8 @@ def build(site: Path) -> int:
     config.write_text(yaml.safe_dump(config_data, allow_unicode=True, sort_keys=False),
                       encoding="utf-8")
     subprocess.run([jupyter_book(), "build", str(ROOT), "--all", "-W", "-n", "--keep-going",
-                    "--config", str(config), "--path-output", str(out)], check=True)
+                    "--config", str(config), "--toc", str(translated_toc(out)),
+                    "--path-output", str(out)], check=True)
     target = site / SUBDIR
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(out / "_build" / "html", target)
