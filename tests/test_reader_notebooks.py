@@ -189,6 +189,7 @@ def test_chinese_reader_notebooks_are_translated_and_plain(
     assert total > 0 and done == total, f"{total - done} of {total} blocks left in English"
     text = markdown(nb)
     assert "Solution to Exercise" not in text and "**Exercise" not in text
+    assert "**小结" not in text and len(re.findall(r"^#+ 小结", text, re.M)) <= 1, "summary twice"
     n_exercises = sum(c.source.count("{exercise}") for c in read(source).cells
                       if c.cell_type == "markdown")
     assert text.count("**练习 ") == n_exercises

@@ -760,6 +760,13 @@ def translations(stem: str, language: str) -> dict[str, str]:
             if m.id and m.string and not m.fuzzy}
 
 
+# The English pages' Chinese recap after the Summary: a "### 小结" section or a
+# paragraph opening with **小结**. A Chinese copy drops it, as the Chinese site does
+# (book/_ext/editions.py): its Summary already says the same in Chinese.
+RECAP = re.compile(r"^###\s*小结\s*\n(?:(?!#).*\n?)*|^\*\*小结[.。:：]?\*\*.*(?:\n(?!\n).*)*",
+                   re.M)
+
+
 def translate_notebook(nb: nbformat.NotebookNode, lookup: dict[str, str]
                        ) -> tuple[nbformat.NotebookNode, int, int]:
     """A copy of ``nb`` with its prose and figure captions translated; code untouched."""
@@ -767,7 +774,8 @@ def translate_notebook(nb: nbformat.NotebookNode, lookup: dict[str, str]
     done = total = 0
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            cell.source, d, n = translate_markdown(cell.source, lookup)
+            cell.source, d, n = translate_markdown(RECAP.sub("", cell.source).rstrip("\n"),
+                                                   lookup)
             done, total = done + d, total + n
         figure = cell.metadata.get("mystnb", {}).get("figure", {})
         if figure.get("caption"):
