@@ -106,6 +106,23 @@ def test_pending_reports_empty_and_fuzzy_entries() -> None:
     assert i18n.pending(catalog) == (["Empty"], ["Changed"])
 
 
+def test_catalogues_read_back_as_written(tmp_path: Path) -> None:
+    catalog = Catalog(locale="zh_CN")
+    catalog.add("New text\nover lines, 40% of it", "", flags=["fuzzy"],
+                previous_id="Old text\nover lines")
+    catalog.add("$$\nx = 1\n$$", "$$\nx = 1\n$$")
+    po = tmp_path / "page.po"
+    i18n.write(catalog, po)
+    text = po.read_text(encoding="utf-8")
+    assert "python-format" not in text and "brace-format" not in text
+    assert "#| msgid \"Old text over lines\"" in text
+    back = i18n.read(po)
+    assert [(m.id, m.string, m.fuzzy) for m in back if m.id] == [
+        ("New text\nover lines, 40% of it", "", True), ("$$\nx = 1\n$$", "$$\nx = 1\n$$", False)]
+    i18n.write(back, tmp_path / "again.po")
+    assert (tmp_path / "again.po").read_text(encoding="utf-8") == text
+
+
 def test_term_target_reads_both_role_forms() -> None:
     assert i18n.term_target("判别模型 <Discriminative model>") == "discriminative model"
     assert i18n.term_target("Perceptron") == "perceptron"

@@ -22,6 +22,7 @@ Sphinx compiles the catalogues itself when it builds.
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import shutil
 import subprocess
@@ -76,10 +77,23 @@ def extract() -> Path:
 
 def read(path: Path) -> Catalog:
     with path.open("rb") as f:
-        return read_po(f, locale=LANGUAGE)
+        catalog = read_po(f, locale=LANGUAGE)
+    for message in catalog:
+        # Babel reads a fuzzy entry's `#| msgid "..."` (the English it was translated
+        # from) back as a comment; restore it as the previous msgid.
+        previous = [c for c in message.user_comments if c.startswith("| msgid ")]
+        if previous:
+            message.user_comments = [c for c in message.user_comments if c not in previous]
+            message.previous_id = [ast.literal_eval(previous[0][len("| msgid "):])]
+    return catalog
 
 
 def write(catalog: Catalog, path: Path) -> None:
+    for message in catalog:
+        # Babel marks a message with a "%" or "{...}" as python-(brace-)format (msgfmt would
+        # then check it); a multi-line previous msgid does not read back cleanly.
+        message.flags -= {"python-format", "python-brace-format"}
+        message.previous_id = [" ".join(str(p).split()) for p in message.previous_id]
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as f:
         # No source locations, obsolete entries dropped: diffs show text, not line numbers.
