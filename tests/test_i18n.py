@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -195,3 +196,13 @@ def test_chinese_sidebar_names_the_parts_in_chinese() -> None:
     html = (SITE / "zh" / "book" / "intro.html").read_text(encoding="utf-8")
     captions = re.findall(r'caption-text">([^<]*)<', html)
     assert captions and all(re.search(r"[\u4e00-\u9fff]", c) for c in captions), captions
+
+
+def test_chinese_search_indexes_chinese_words() -> None:
+    """Sphinx splits Chinese text into words with jieba; without it, no Chinese is searchable."""
+    if not (SITE / "zh" / "searchindex.js").is_file():
+        unavailable("the site is not built: run `make book` first")
+    index = (SITE / "zh" / "searchindex.js").read_text(encoding="utf-8")
+    terms = json.loads(index[index.index("(") + 1 : index.rindex(")")])["terms"]
+    chinese = [t for t in terms if re.search(r"[\u4e00-\u9fff]", t)]
+    assert len(chinese) > 1000 and {"卷积", "分割", "判别"} <= set(terms)
