@@ -111,6 +111,8 @@ def test_catalogues_read_back_as_written(tmp_path: Path) -> None:
     catalog = Catalog(locale="zh_CN")
     catalog.add("New text\nover lines, 40% of it", "", flags=["fuzzy"],
                 previous_id="Old text\nover lines")
+    long_old = " ".join(f"word{i}," for i in range(40)) + " with $\\sigma$ and a quote \" in it."
+    catalog.add("A new paragraph.", "旧译文。", flags=["fuzzy"], previous_id=long_old)
     catalog.add("$$\nx = 1\n$$", "$$\nx = 1\n$$")
     po = tmp_path / "page.po"
     i18n.write(catalog, po)
@@ -119,7 +121,10 @@ def test_catalogues_read_back_as_written(tmp_path: Path) -> None:
     assert "#| msgid \"Old text over lines\"" in text
     back = i18n.read(po)
     assert [(m.id, m.string, m.fuzzy) for m in back if m.id] == [
-        ("New text\nover lines, 40% of it", "", True), ("$$\nx = 1\n$$", "$$\nx = 1\n$$", False)]
+        ("New text\nover lines, 40% of it", "", True), ("A new paragraph.", "旧译文。", True),
+        ("$$\nx = 1\n$$", "$$\nx = 1\n$$", False)]
+    assert back["A new paragraph."].previous_id == [long_old.strip()]
+    assert not any(m.user_comments for m in back)
     i18n.write(back, tmp_path / "again.po")
     assert (tmp_path / "again.po").read_text(encoding="utf-8") == text
 

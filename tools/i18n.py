@@ -81,10 +81,12 @@ def read(path: Path) -> Catalog:
     for message in catalog:
         # Babel reads a fuzzy entry's `#| msgid "..."` (the English it was translated
         # from) back as a comment; restore it as the previous msgid.
-        previous = [c for c in message.user_comments if c.startswith("| msgid ")]
-        if previous:
+        # Babel wraps it over several `#|` lines, at spaces.
+        previous = [c for c in message.user_comments if c.startswith("| ")]
+        if previous and previous[0].startswith("| msgid "):
             message.user_comments = [c for c in message.user_comments if c not in previous]
-            message.previous_id = [ast.literal_eval(previous[0][len("| msgid "):])]
+            text = " ".join(c[2:].strip() for c in previous)[len("msgid "):]
+            message.previous_id = [ast.literal_eval(text)]
     return catalog
 
 
