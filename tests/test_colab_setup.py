@@ -111,6 +111,12 @@ def test_setup_cell_changes_no_preinstalled_package(colab_like: dict[str, str]) 
     assert commit and commit in direct_url, f"pr_utils not at the pinned commit: {direct_url}"
 
     # Every import of every notebook works in the runtime the cell left behind.
+    # Data shipped inside pr_utils (1.4's scaling table) is there in a non-editable install.
+    loaded = subprocess.run([str(VENV / "bin" / "python"), "-c",
+                             "import pr_utils.gp as g; print(len(g.load_scaling_results()))"],
+                            cwd=VENV, capture_output=True, text=True)
+    assert loaded.returncode == 0 and int(loaded.stdout) > 0, loaded.stderr[-1000:]
+
     imports = notebook_imports()
     assert any("pr_utils" in line for line in imports) and any("monai" in line for line in imports)
     env = dict(os.environ, MPLBACKEND="Agg", PR_UTILS_PROGRESS="0")
