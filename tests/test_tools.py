@@ -7,9 +7,12 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from tools.notebooks import (
     COLAB_GPU,
     KERNELSPEC,
+    book_notebooks,
+    book_pin,
     clean,
     head_commit,
     pinned_commit,
+    pr_utils_changed_since,
     problems,
     setup_cell_source,
     stamp_setup_cell,
@@ -32,6 +35,14 @@ def test_stamp_replaces_an_outdated_setup_cell_in_place() -> None:
     stamp_setup_cell(nb, COMMIT)
     assert [c.source for c in nb.cells[1:]] == [setup_cell_source(COMMIT), "y"]
     assert pinned_commit(nb.cells[1].source) == COMMIT
+
+
+def test_execute_keeps_the_books_pin_while_pr_utils_is_unchanged() -> None:
+    pin = book_pin()
+    assert not pr_utils_changed_since(pin)
+    first = next(c.source for c in nbformat.read(book_notebooks()[0], as_version=4).cells
+                 if c.cell_type == "code")
+    assert pin == pinned_commit(first)
 
 
 def test_stamp_pins_head_by_default_and_rejects_a_short_hash() -> None:

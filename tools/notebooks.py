@@ -6,8 +6,9 @@
     python -m tools.notebooks profile [NOTEBOOK ...]    # `make profile`
 
 ``execute`` is the only way outputs should be regenerated: it stamps the shared
-setup cell (the repository URL in ``_config.yml``, pinned to the HEAD commit, whose
-``pr_utils`` makes the outputs: commit ``pr_utils`` first), runs every cell in a
+setup cell (the repository URL in ``_config.yml``, pinned to a commit whose
+``pr_utils`` makes the outputs: the book's current pin while ``pr_utils`` is
+unchanged since, else HEAD, so commit ``pr_utils`` first), runs every cell in a
 fresh ``python3`` kernel from ``book/``, and writes the notebook back with
 canonical metadata (no timestamps, no machine paths, the plain kernelspec), so
 that a diff shows only what really changed. ``benchmark`` runs the notebooks
@@ -214,12 +215,31 @@ def stamp(paths: list[Path]) -> int:
     return 0
 
 
+def book_pin() -> str:
+    """The commit to pin: the book's current pin while pr_utils is unchanged since it
+    (so re-running one notebook leaves the others' pins alone), HEAD otherwise."""
+    pins = set()
+    for path in book_notebooks():
+        nb = nbformat.read(path, as_version=4)
+        first = next((c.source for c in nb.cells if c.cell_type == "code"), "")
+        pins.add(pinned_commit(first))
+    if len(pins) == 1:
+        pin = pins.pop()
+        try:
+            if pin and not pr_utils_changed_since(pin):
+                return pin
+        except subprocess.CalledProcessError:  # not in this history
+            pass
+    return head_commit()
+
+
 def execute(paths: list[Path]) -> int:
     status = 0
     warn_if_uncommitted()
+    commit = book_pin()
     for path in paths:
         nb = nbformat.read(path, as_version=4)
-        stamp_setup_cell(nb)
+        stamp_setup_cell(nb, commit)
         for cell in nb.cells:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
