@@ -16,7 +16,6 @@ the site must be built; elsewhere that test skips and says why.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections import Counter
 from html.parser import HTMLParser
@@ -24,13 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from common import ROOT, SITE, unavailable
 
 from tools.notebooks import book_notebooks
 
-ROOT = Path(__file__).resolve().parents[1]
-SITE = ROOT / "_build" / "html"
 NOTEBOOKS = book_notebooks()
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 # The keys myst-nb 1.x reads (render_figure_options, render_image_options): a
 # misspelt or misplaced key is silently ignored, so it is an error here.
@@ -45,12 +42,6 @@ VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "l
                   "source", "track", "wbr"})
 
 Cell = dict[str, Any]
-
-
-def unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{reason} (under CI the site test must run)")
-    pytest.skip(reason)
 
 
 def figure_cells(path: Path) -> list[tuple[int, Cell]]:

@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog
+from common import CJK, ROOT, SITE, glossary_term_lines, glossary_terms, unavailable
 
 from tools import i18n
 
-ROOT = Path(__file__).resolve().parents[1]
-SITE = ROOT / "_build" / "html"
 CATALOGUES = sorted(i18n.CATALOGUES.rglob("*.po"))
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
 import editions  # noqa: E402  (book/_ext is Sphinx's extension folder, not a package)
-
-
-def unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{reason} (under CI the site is built first)")
-    pytest.skip(reason)
 
 
 def test_one_catalogue_per_page_of_the_book() -> None:
@@ -52,10 +43,7 @@ def test_translations_keep_glued_numbers_citations_and_maths(po: Path) -> None:
 @pytest.mark.parametrize("po", CATALOGUES, ids=lambda p: p.stem)
 def test_glossary_links_survive_translation(po: Path) -> None:
     """A translated {term} role must point at an entry that exists (text <target>)."""
-    glossary = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
-    body = glossary.split("```{glossary}", 1)[1]
-    terms = {line.strip().lower() for line in body.splitlines()
-             if line.strip() and not line.startswith((" ", ":", "`"))}
+    terms = {term.lower() for term in glossary_term_lines()}
     missing = [target for m in i18n.read(po) if m.string
                for target in map(i18n.term_target, i18n.TERM.findall(str(m.string)))
                if target not in terms]
@@ -138,7 +126,7 @@ def test_chinese_config_overrides_title_and_language_only_where_asked() -> None:
     config = i18n.merged_config()
     assert config["sphinx"]["config"]["language"] == "zh_CN"
     assert config["sphinx"]["config"]["locale_dirs"] == ["book/locales"]  # kept from _config.yml
-    assert re.search(r"[\u4e00-\u9fff]", config["title"])
+    assert CJK.search(config["title"])
     assert all(Path(p).is_absolute() for p in config["sphinx"]["local_extensions"].values())
 
 
@@ -169,10 +157,7 @@ def test_chinese_pages_use_the_glossarys_chinese_terms() -> None:
     """Each glossary entry's Chinese term appears on some Chinese page besides the glossary."""
     if not (SITE / "zh" / "book").is_dir():
         unavailable("the site is not built: run `make book` first")
-    body = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8").split("```{glossary}", 1)[1]
-    chinese_terms = [line.strip() for line in body.splitlines()
-                     if line.strip() and not line.startswith((" ", ":", "`"))
-                     and re.search(r"[\u4e00-\u9fff]", line)]
+    chinese_terms = [zh.strip() for _, zh in glossary_terms()]
     assert len(chinese_terms) > 30
     text = "".join(re.sub(r"<[^>]+>", "", p.read_text(encoding="utf-8"))
                    for p in (SITE / "zh" / "book").glob("*.html") if p.stem != "glossary")
@@ -200,7 +185,7 @@ def test_chinese_sidebar_names_the_parts_in_chinese() -> None:
         unavailable("the site is not built: run `make book` first")
     html = (SITE / "zh" / "book" / "intro.html").read_text(encoding="utf-8")
     captions = re.findall(r'caption-text">([^<]*)<', html)
-    assert captions and all(re.search(r"[\u4e00-\u9fff]", c) for c in captions), captions
+    assert captions and all(CJK.search(c) for c in captions), captions
 
 
 def test_chinese_search_indexes_chinese_words() -> None:
@@ -209,5 +194,5 @@ def test_chinese_search_indexes_chinese_words() -> None:
         unavailable("the site is not built: run `make book` first")
     index = (SITE / "zh" / "searchindex.js").read_text(encoding="utf-8")
     terms = json.loads(index[index.index("(") + 1 : index.rindex(")")])["terms"]
-    chinese = [t for t in terms if re.search(r"[\u4e00-\u9fff]", t)]
+    chinese = [t for t in terms if CJK.search(t)]
     assert len(chinese) > 1000 and {"卷积", "分割", "判别"} <= set(terms)

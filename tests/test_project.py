@@ -1,6 +1,5 @@
 """The frame of the book: environment files, configuration, table of contents, commands."""
 
-import itertools
 import json
 import os
 import re
@@ -8,6 +7,7 @@ import tomllib
 from pathlib import Path
 
 import yaml
+from common import CJK, glossary_terms
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
@@ -94,15 +94,6 @@ def test_github_workflow_uses_the_same_make_targets() -> None:
     assert "_build/html" in workflow
 
 
-def glossary_terms() -> list[tuple[str, str]]:
-    """(English, Chinese) pairs of book/glossary.md: a term line, then its Chinese line."""
-    text = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
-    lines = text.split("```{glossary}")[1].split("```")[0].splitlines()
-    is_term = re.compile(r"^[^\s:]")
-    return [(en, zh) for en, zh in itertools.pairwise(lines)
-            if is_term.match(en) and is_term.match(zh)]
-
-
 def test_glossary_chinese_terms_are_used_in_the_book() -> None:
     # The glossary collects the lecture's terms as the pages introduce them, so each
     # Chinese term must appear beside its first English use on some page.
@@ -112,7 +103,7 @@ def test_glossary_chinese_terms_are_used_in_the_book() -> None:
         pages += ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
     text = "\n".join(pages)
     terms = glossary_terms()
-    assert len(terms) >= 20 and all(re.search(r"[\u4e00-\u9fff]", zh) for _, zh in terms), terms
+    assert len(terms) >= 20 and all(CJK.search(zh) for _, zh in terms), terms
     missing = []
     for en, zh in terms:
         for variant in re.split(r"\s*[/、，,;；]\s*", re.sub(r"[（(].*?[)）]", "", zh)):

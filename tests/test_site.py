@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import re
 import shutil
 import threading
@@ -22,15 +21,13 @@ from urllib.parse import unquote, urldefrag, urlparse
 
 import pytest
 import yaml
+from common import CJK, ROOT, SITE, unavailable
 
 from tools.pdf import CHROMIUM_ARGS, cjk_fonts, page_count, toc_pages, uses_cjk_font
 
-ROOT = Path(__file__).resolve().parents[1]
-SITE = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 PDF = SITE / "book.pdf"
 REDIRECT = re.compile(r'http-equiv="refresh" content="0; url=([^"]+)"', re.I)
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 # Visible text outside code, maths and scripts: where a raw `$$` would be a bug.
 VISIBLE_TEXT_JS = """() => {
@@ -49,7 +46,6 @@ VISIBLE_TEXT_JS = """() => {
 
 
 ZH = "zh"  # the Chinese edition's folder (tools/i18n.py)
-CJK = re.compile(r"[\u4e00-\u9fff]")
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 # The article's prose blocks, without code, maths, cell outputs and citations.
 ARTICLE_BLOCKS_JS = """() => {
@@ -67,12 +63,6 @@ ARTICLE_BLOCKS_JS = """() => {
   }
   return blocks;
 }"""
-
-
-def unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{reason} (under CI the browser test must run)")
-    pytest.skip(reason)
 
 
 def chromium_path() -> str | None:

@@ -1,0 +1,43 @@
+"""What several test modules share: where the built site is, how a test that needs
+it (or Chromium) steps aside outside CI, and the glossary's term pairs."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SITE = ROOT / "_build" / "html"
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def unavailable(reason: str) -> None:
+    """Skip, saying why; under CI (``CI=true``, as ``.ci/run`` sets) fail instead."""
+    if IN_CI:
+        pytest.fail(f"{reason} (under CI this test must run)")
+    pytest.skip(reason)
+
+
+IS_TERM = re.compile(r"^[^\s:]")  # in the glossary directive: a term, not a definition
+
+
+def glossary_lines() -> list[str]:
+    """The lines inside book/glossary.md's glossary directive."""
+    text = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
+    return text.split("```{glossary}")[1].split("```")[0].splitlines()
+
+
+def glossary_term_lines() -> list[str]:
+    """Every term of the glossary, English or Chinese ({term} roles may name any)."""
+    return [line.strip() for line in glossary_lines() if IS_TERM.match(line)]
+
+
+def glossary_terms() -> list[tuple[str, str]]:
+    """(English, Chinese) pairs of book/glossary.md: a term line, then its Chinese line."""
+    return [(en, zh) for en, zh in itertools.pairwise(glossary_lines())
+            if IS_TERM.match(en) and IS_TERM.match(zh)]
