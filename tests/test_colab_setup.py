@@ -30,7 +30,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tools.notebooks import book_notebooks, pinned_commit, repository
+from tools.notebooks import book_notebooks, pinned_commit, repository, setup_source
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / "_build" / "colab-venv"
@@ -51,11 +51,6 @@ def pip(*args: str) -> str:
 def freeze() -> dict[str, str]:
     rows = json.loads(pip("list", "--format", "json"))
     return {r["name"].lower().replace("_", "-"): r["version"] for r in rows}
-
-
-def first_code_cell(path: Path) -> str:
-    nb = nbformat.read(path, as_version=4)
-    return next(c.source for c in nb.cells if c.cell_type == "code")
 
 
 def notebook_imports() -> list[str]:
@@ -86,7 +81,7 @@ def colab_like() -> dict[str, str]:
 
 def run_setup_cell() -> float:
     """Run the committed setup cell in the Colab-like environment; return seconds."""
-    source = first_code_cell(book_notebooks()[0])
+    source = setup_source(book_notebooks()[0])
     url, _ = repository()
     local = source.replace(f"git+{url}@", f"git+file://{ROOT}@")
     assert local != source, "the setup cell does not install from the configured repository"
@@ -107,7 +102,7 @@ def test_setup_cell_changes_no_preinstalled_package(colab_like: dict[str, str]) 
          "import importlib.metadata as m; "
          "print(m.distribution('pr_utils').read_text('direct_url.json'))"],
         check=True, capture_output=True, text=True, cwd=VENV).stdout
-    commit = pinned_commit(first_code_cell(book_notebooks()[0]))
+    commit = pinned_commit(setup_source(book_notebooks()[0]))
     assert commit and commit in direct_url, f"pr_utils not at the pinned commit: {direct_url}"
 
     # Every import of every notebook works in the runtime the cell left behind.

@@ -19,6 +19,7 @@ from tools.notebooks import (
     COLAB_GPU,
     KERNELSPEC,
     book_notebooks,
+    book_pins,
     git,
     pinned_commit,
     pr_utils_changed_since,
@@ -66,7 +67,7 @@ def test_starts_with_the_shared_setup_cell(path: Path) -> None:
 
 def test_every_setup_cell_pins_one_commit_holding_this_pr_utils() -> None:
     """The pin installs the pr_utils that made the outputs: the one in this checkout."""
-    commits = {pinned_commit(source(code_cells(load(p))[0])) for p in NOTEBOOKS}
+    commits = book_pins()
     assert len(commits) == 1, f"setup cells pin different commits {commits}: run `make stamp`"
     commit = commits.pop()
     assert commit

@@ -19,7 +19,7 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from tools.notebooks import book_notebooks, pinned_commit, setup_cell_source
+from tools.notebooks import book_notebooks, pinned_commit, setup_cell_source, setup_source
 from tools.reader_notebooks import (
     RAW_DIRECTIVE,
     RAW_ROLE,
@@ -217,8 +217,7 @@ def test_site_mode_lays_out_the_branch_the_launch_buttons_open(tmp_path: Path) -
     assert (branch / "book" / "how_to_use.ipynb").is_file()
     assert not list(branch.glob("*.ipynb")), "notebooks belong in book/, as in the repository"
     requirements = (branch / "binder" / "requirements.txt").read_text(encoding="utf-8")
-    commit = pinned_commit(next(c.source for c in read(nbformat_path("how_to_use")).cells
-                                if c.cell_type == "code"))
+    commit = pinned_commit(setup_source(nbformat_path("how_to_use")))
     assert commit and f"@{commit}" in requirements, "Binder installs the pinned pr_utils"
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in requirements
     assert "README.md" in {p.name for p in branch.iterdir()}

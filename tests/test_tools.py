@@ -15,6 +15,7 @@ from tools.notebooks import (
     pr_utils_changed_since,
     problems,
     setup_cell_source,
+    setup_source,
     stamp_setup_cell,
 )
 
@@ -40,9 +41,7 @@ def test_stamp_replaces_an_outdated_setup_cell_in_place() -> None:
 def test_execute_keeps_the_books_pin_while_pr_utils_is_unchanged() -> None:
     pin = book_pin()
     assert not pr_utils_changed_since(pin)
-    first = next(c.source for c in nbformat.read(book_notebooks()[0], as_version=4).cells
-                 if c.cell_type == "code")
-    assert pin == pinned_commit(first)
+    assert pin == pinned_commit(setup_source(book_notebooks()[0]))
 
 
 def test_stamp_pins_head_by_default_and_rejects_a_short_hash() -> None:

@@ -215,14 +215,21 @@ def stamp(paths: list[Path]) -> int:
     return 0
 
 
+def setup_source(path: Path) -> str:
+    """The source of a notebook's first code cell, its setup cell ("" if it has none)."""
+    nb = nbformat.read(path, as_version=4)
+    return next((c.source for c in nb.cells if c.cell_type == "code"), "")
+
+
+def book_pins(paths: list[Path] | None = None) -> set[str | None]:
+    """The commits the setup cells of these notebooks (default: the book's) pin."""
+    return {pinned_commit(setup_source(p)) for p in (paths or book_notebooks())}
+
+
 def book_pin() -> str:
     """The commit to pin: the book's current pin while pr_utils is unchanged since it
     (so re-running one notebook leaves the others' pins alone), HEAD otherwise."""
-    pins = set()
-    for path in book_notebooks():
-        nb = nbformat.read(path, as_version=4)
-        first = next((c.source for c in nb.cells if c.cell_type == "code"), "")
-        pins.add(pinned_commit(first))
+    pins = book_pins()
     if len(pins) == 1:
         pin = pins.pop()
         try:

@@ -855,13 +855,9 @@ def publish(out: Path, written: list[Path]) -> None:
     """Lay out ``out`` as the branch the launch buttons open (book/editions.py):
     ``book/<page>.ipynb`` as in the repository, ``binder/requirements.txt`` that
     installs pr_utils at the commit the setup cells pin, and a README."""
-    from tools.notebooks import pinned_commit, repository
+    from tools.notebooks import book_pins, repository
 
-    def setup_source(path: Path) -> str:
-        return next(c.source for c in nbformat.read(path, as_version=4).cells
-                    if c.cell_type == "code")
-
-    pins = {pinned_commit(setup_source(p)) for p in written}
+    pins = book_pins(written)
     if len(pins) != 1 or None in pins:
         raise ReaderNotebookError(f"the setup cells pin {pins}, expected one commit: make stamp")
     commit = pins.pop()
