@@ -264,3 +264,54 @@ def test_checked_glued_floats_are_rounded(path: Path) -> None:
             except ValueError:
                 continue
             assert significant_digits(text) <= 6, f"code cell {i}: glue round(x, k), not {text}"
+
+
+# Numbers typed into prose. A result in the text comes from code (a glue role, a
+# printed output), so the next run, on any machine, shows the number it measured.
+# What is left of a page's Markdown once roles, maths, code, links and headings are
+# taken out must hold no decimal, percentage or multiple ("12×", "8 times faster")
+# unless it is a fact no run produces: each such phrase is listed here, with why.
+ALLOWED_PHRASES = {
+    "95%": "the level of a prediction band or interval: a definition, not a result",
+}
+UNTYPED = re.compile(
+    r"\{[\w:-]+\}`[^`]*`"        # roles: {glue:text}`...`, {cite}`...`, {doc}`...`, {term}`...`
+    r"|\$\$.*?\$\$|\$[^$\n]*\$"  # maths
+    r"|```.*?```|`[^`]*`"        # code
+    r"|\]\([^)]*\)|<[^>\n]*>"    # link targets and HTML tags
+    r"|^\s*#.*$"                 # headings (section numbers)
+    r"|\b(?:[Pp]ages?|[Cc]hapters?|[Ss]ections?)\s+\d+(?:\.\d+)*",  # cross-references
+    re.S | re.M,
+)
+TYPED_NUMBER = re.compile(
+    r"(?<![\w.])\d+(?:\.\d+)?\s?%"                           # 0.27 %, 40%
+    r"|(?<![\w.])\d+(?:\.\d+)?\s?×(?!\s?\d)"                  # 12× (not 3×3, a size)
+    r"|(?<![\w.])\d+(?:\.\d+)?\s+times\s+(?:faster|slower|more|less|larger|smaller|as)\b"
+    r"|(?<![\w.])\d+\.\d+(?![\w.])"                          # 0.924
+)
+
+
+def typed_numbers(markdown: str) -> list[str]:
+    """The hand-typed numbers in one Markdown cell, each with a little context."""
+    text = UNTYPED.sub(" ", markdown)
+    for phrase in ALLOWED_PHRASES:
+        text = text.replace(phrase, " ")
+    return [text[max(0, m.start() - 30):m.end() + 10].strip() for m in TYPED_NUMBER.finditer(text)]
+
+
+def test_typed_numbers_finds_a_planted_result() -> None:
+    assert typed_numbers("The U-Net reaches a Dice of 0.924 on the test slices.")
+    assert typed_numbers("It fails for about 0.27 % of seeds.")
+    assert typed_numbers("The GPU is 12× faster.") and typed_numbers("it is 8 times faster")
+    assert typed_numbers("*12.5* ppm")
+    assert not typed_numbers("A Dice of {glue:text}`dice:.3f` and $\\sigma = 0.5$ in `lr=0.01`.")
+    assert not typed_numbers("See page 3.4 and {doc}`page 3.5 <ch3_5>`; a 3×3 kernel; a 95% band.")
+    assert not typed_numbers("## 3.2 Metrics\nIn 2015 the U-Net [link](https://x.org/1.5) came.")
+
+
+@params
+def test_no_result_is_typed_into_the_prose(path: Path) -> None:
+    found = [f"markdown cell {i}: ...{hit}..."
+             for i, cell in enumerate(load(path)["cells"]) if cell["cell_type"] == "markdown"
+             for hit in typed_numbers(source(cell))]
+    assert not found, "a result belongs in a glue role or a checked output:\n" + "\n".join(found)
