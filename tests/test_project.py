@@ -88,10 +88,20 @@ def test_torch_is_installed_as_the_cpu_build_before_the_package() -> None:
     assert re.search(r"^TORCH \?= torch==\d", makefile, re.M)
 
 
-def test_github_workflow_uses_the_same_make_targets() -> None:
-    workflow = (ROOT / ".github" / "workflows" / "book.yml").read_text(encoding="utf-8")
-    assert "make test" in workflow and "make book" in workflow
-    assert "_build/html" in workflow
+def test_github_workflows_run_the_same_contract() -> None:
+    # GitHub runs what every other CI runs (.ci/run) and publishes from that build;
+    # a weekly job runs the newest and oldest versions, so a release is caught early.
+    workflows = ROOT / ".github" / "workflows"
+    book = yaml.safe_load((workflows / "book.yml").read_text(encoding="utf-8"))
+    steps = [s for job in book["jobs"].values() for s in job.get("steps", [])]
+    runs = [s.get("run", "") for s in steps]
+    assert any(re.search(r"\bbash \.ci/run$", r) for r in runs), "the workflow runs .ci/run"
+    assert not any(re.search(r"\bmake (test|book)\b", r) for r in runs), "no sequence of its own"
+    assert any(s.get("with", {}).get("path") == "_build/html" for s in steps)
+    weekly = (workflows / "weekly.yml").read_text(encoding="utf-8")
+    assert "schedule" in yaml.safe_load(weekly)[True]  # YAML 1.1 reads the key `on` as True
+    assert re.search(r"config: \[newest, oldest\]", weekly)
+    assert "make nbval-portable CONFIGS=${{ matrix.config }}" in weekly
 
 
 def test_glossary_chinese_terms_are_used_in_the_book() -> None:
