@@ -243,8 +243,10 @@ def test_chinese_edition_has_its_pdf() -> None:
     assert page_count(data) >= 3 * len(toc_pages())
     assert 'href="../book.pdf"' in (SITE / ZH / "book" / "intro.html").read_text(encoding="utf-8")
     families = cjk_fonts()
-    if families:
-        assert uses_cjk_font(data, families), f"none of {families} is embedded in zh/book.pdf"
+    if not families:  # .ci/run installs Debian's fonts-noto-cjk, so under CI this fails
+        unavailable("no Chinese font installed (`fc-list :lang=zh` is empty): the Chinese "
+                    "PDF shows boxes; install Debian's fonts-noto-cjk")
+    assert uses_cjk_font(data, families), f"none of {families} is embedded in zh/book.pdf"
 
 
 def test_pdf_prints_the_chinese_terms() -> None:
