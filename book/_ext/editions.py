@@ -70,27 +70,40 @@ def add_edition_buttons(app: Any, pagename: str, templatename: str, context: dic
 
 
 RECAP = "小结"
+SUMMARY = {"Summary", RECAP}  # the recap's parent section, before and after translation
+
+
+def recaps(document: nodes.document) -> list[nodes.Element]:
+    """The 小结 recap of a page: a ``### 小结`` section under the Summary, or a
+    paragraph opening with **小结**."""
+    found: list[nodes.Element] = [
+        section for section in document.findall(nodes.section)
+        if _title(section) == RECAP and isinstance(section.parent, nodes.section)
+        and _title(section.parent) in SUMMARY]
+    for paragraph in document.findall(nodes.paragraph):
+        children = [c for c in paragraph.children if c.astext().strip()]
+        first = children[0] if children else None
+        if isinstance(first, nodes.strong) and first.astext().strip(" .:：。") == RECAP:
+            found.append(paragraph)
+    return found
 
 
 class DropChineseRecap(SphinxTransform):
-    """In the Chinese edition, remove the 小结 recap: a ``### 小结`` section or a
-    paragraph opening with **小结** (the translated Summary says the same)."""
+    """In the Chinese edition, remove the 小结 recap (the translated Summary says the
+    same); in the English one, keep it out of the catalogues: it is Chinese already,
+    and no Chinese page shows it, so it is no message to translate."""
 
     default_priority = 25  # after the translation (Locale, 20), before the TOC is read
 
     def apply(self, **kwargs: Any) -> None:
-        if edition(self.config.language) != "zh":
-            return
-        for section in list(self.document.findall(nodes.section)):
-            parent = section.parent
-            if (_title(section) == RECAP and isinstance(parent, nodes.section)
-                    and _title(parent) == RECAP):
-                parent.remove(section)
-        for paragraph in list(self.document.findall(nodes.paragraph)):
-            children = [c for c in paragraph.children if c.astext().strip()]
-            first = children[0] if children else None
-            if isinstance(first, nodes.strong) and first.astext().strip(" .:：。") == RECAP:
-                paragraph.parent.remove(paragraph)
+        chinese = edition(self.config.language) == "zh"
+        for recap in recaps(self.document):
+            if chinese:
+                if recap.parent is not None:
+                    recap.parent.remove(recap)
+                continue
+            for node in recap.findall(nodes.TextElement):
+                node["translatable"] = False  # Sphinx's gettext builder skips it
 
 
 def _title(section: nodes.Element) -> str:
