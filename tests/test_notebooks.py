@@ -167,9 +167,20 @@ def bound_names(code: str) -> set[str]:
     return names
 
 
+def vacuous(test: ast.expr) -> bool:
+    """A condition that holds whatever was computed: ``x in {"cpu", "cuda"}``, the value
+    checked against a list of every value it can take, rather than against a result."""
+    return (isinstance(test, ast.Compare) and len(test.ops) == 1
+            and isinstance(test.ops[0], ast.In)
+            and isinstance(test.comparators[0], (ast.Set, ast.Tuple, ast.List))
+            and all(isinstance(e, ast.Constant) for e in test.comparators[0].elts))
+
+
 def asserted_names(code: str) -> set[str]:
-    """Names read by the conditions of the ``assert`` statements of a cell."""
-    return {n.id for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Assert)
+    """Names read by the conditions of the ``assert`` statements of a cell (none of a
+    vacuous one)."""
+    return {n.id for node in ast.walk(ast.parse(code))
+            if isinstance(node, ast.Assert) and not vacuous(node.test)
             for n in ast.walk(node.test) if isinstance(n, ast.Name)}
 
 
@@ -197,6 +208,8 @@ def test_bound_and_asserted_names() -> None:
     ignored_cell = "a, b = f()\nc[0] = 1\nd.x = 2\nfor e in []: pass\nimport numpy as np"
     assert bound_names(ignored_cell) == {"a", "b", "c", "d", "e", "np"}
     assert asserted_names("x = 1\nassert a > y, 'msg'\nprint(b)") == {"a", "y"}
+    assert asserted_names('assert d in {"cpu", "cuda"}') == set()
+    assert asserted_names('assert d == ("cuda" if cuda() else "cpu")') == {"d", "cuda"}
     assert derived_names("u = a + 1\nv, w = g(u)\nz = 3", {"a"}) == {"a", "u", "v", "w"}
 
 
