@@ -196,3 +196,88 @@ def test_chinese_search_indexes_chinese_words() -> None:
     terms = json.loads(index[index.index("(") + 1 : index.rindex(")")])["terms"]
     chinese = [t for t in terms if CJK.search(t)]
     assert len(chinese) > 1000 and {"卷积", "分割", "判别"} <= set(terms)
+
+
+# One Chinese rendering per glossary term, in every catalogue: its headword, or a variant
+# reviewed here; the same for a few words the book uses often that are no glossary entry.
+HOUSE_TERMS = {"expanding path": "扩展路径", "reference label": "参考标签",
+               "ground truth": "参考标签", "intensity": "灰度", "intensities": "灰度",
+               "this page": "本节", "lecture": "讲义", "weight sharing": "参数共享"}
+TERM_VARIANTS = {
+    "u-net": {"U-Net"},  # the name stays as is in Chinese text; 3.2 glosses it once (U 形网络)
+    "normative model": {"常模建模"},  # 1.5 links the method, *normative modelling*
+    # The closing page quotes the lecture's concluding sentences as written.
+    "multi-layer perceptron": {"多层感知机"},
+    "bayes' rule": {"贝叶斯定理"},
+    "non-parametric model": {"非参数模型"},
+}
+# Also everyday words, or another entry's short form (a CNN's kernel, 卷积核; 核矩阵; "a prior"):
+# checked only where a page links them.
+LINKED_ONLY = {"kernel", "prior", "posterior"}
+# Roles are kept; code and maths, which no one translates, are blanked.
+LITERAL = re.compile(r"(\{[\w:]+\}`[^`]*`)|``.*?``|`[^`]*`|\$\$.+?\$\$|\$[^$]+\$", re.S)
+
+
+def prose(text: str) -> str:
+    return LITERAL.sub(lambda m: m.group(1) or " ", text)
+
+
+def term_renderings(messages: list[tuple[str, str, str]]) -> list[str]:
+    """Where a catalogue renders a glossary term otherwise than by its Chinese headword:
+    a {term} link with other text, or a message naming the English term whose translation
+    has neither the headword nor a reviewed variant. ``messages``: (page, msgid, msgstr)."""
+    chinese = {en.lower(): zh for en, zh in glossary_terms()} | HOUSE_TERMS
+    headwords = set(glossary_term_lines())
+
+    def allowed(term: str) -> set[str]:
+        return {chinese[term]} | TERM_VARIANTS.get(term, set())
+
+    found = []
+    for page, msgid, msgstr in messages:
+        if msgid in headwords:
+            continue  # the glossary's own headword lines
+        for role in i18n.TERM.findall(prose(msgstr)):
+            text, target = role.split("<")[0].strip(), i18n.term_target(role)
+            if target in chinese and text not in allowed(target):
+                found.append(f"{page}: {{term}} link to {target!r} reads {text!r}")
+        english = i18n.TERM.sub(lambda m: m.group(1).split("<")[0], prose(msgid))
+        for term in sorted(chinese, key=len, reverse=True):  # "convolution kernel" before "kernel"
+            english, named = re.subn(rf"(?i)\b{re.escape(term)}(?:e?s)?\b", " ", english)
+            if named and term not in LINKED_ONLY and not any(zh in msgstr for zh in allowed(term)):
+                found.append(f"{page}: {term!r} without {chinese[term]!r} in {msgstr[:50]!r}")
+    return found
+
+
+def catalogue_messages() -> list[tuple[str, str, str]]:
+    return [(po.stem, str(m.id), str(m.string)) for po in CATALOGUES for m in i18n.read(po)
+            if m.id and m.string and not m.fuzzy]
+
+
+def test_each_glossary_term_has_one_chinese_rendering() -> None:
+    found = term_renderings(catalogue_messages())
+    assert not found, "\n".join(found)
+
+
+def test_term_renderings_finds_a_second_rendering() -> None:
+    def check(msgid: str, msgstr: str) -> list[str]:
+        return term_renderings([("page", msgid, msgstr)])
+
+    assert check("The {term}`kernel` of a GP.", "高斯过程的{term}`核函数 <kernel>`。") == []
+    assert check("The {term}`kernel` of a GP.", "高斯过程的{term}`核 <kernel>`。")
+    assert check("One hidden layer.", "一个隐藏层。") == []
+    assert check("One hidden layer.", "一个隐层。")
+    assert check("Two hidden layers and a convolution kernel.", "两个隐藏层和一个卷积核。") == []
+    assert check("This page follows the lecture.", "本页沿用讲义。")  # 本节, the book's choice
+    assert check("Set `hidden_layer` in code and $\\text{prior}$.", "在代码中设置。") == []
+
+
+def test_recap_is_the_chinese_section_or_paragraph_under_the_summary() -> None:
+    from docutils.core import publish_doctree
+
+    page = publish_doctree("Page\n====\n\nText.\n\nSummary\n-------\n\nEnglish.\n\n"
+                           "**小结.** 中文。\n\n小结\n~~~~\n\n中文段落。\n")
+    found = editions.recaps(page)
+    assert [node.tagname for node in found] == ["section", "paragraph"]
+    assert found[0].astext().startswith("小结") and "English" not in found[0].astext()
+    chinese = publish_doctree("页\n==\n\n小结\n----\n\n中文。\n")  # the translated Summary
+    assert editions.recaps(chinese) == []
