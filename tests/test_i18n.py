@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -271,13 +272,31 @@ def test_term_renderings_finds_a_second_rendering() -> None:
     assert check("Set `hidden_layer` in code and $\\text{prior}$.", "在代码中设置。") == []
 
 
-def test_recap_is_the_chinese_section_or_paragraph_under_the_summary() -> None:
-    from docutils.core import publish_doctree
+def test_recap_stays_out_of_the_catalogues_and_the_chinese_page(tmp_path: Path) -> None:
+    """The 小结 recap (a paragraph opening with **小结**, a 小结 section under the Summary)
+    is no message to translate, is dropped from the Chinese page and kept on the English one."""
+    src = tmp_path / "src"
+    (src / "locales" / "zh_CN" / "LC_MESSAGES").mkdir(parents=True)
+    extensions = str(ROOT / "book" / "_ext")
+    (src / "conf.py").write_text(f"import sys\nsys.path.insert(0, {extensions!r})\n"
+                                 "extensions = ['editions']\nlocale_dirs = ['locales']\n")
+    (src / "index.rst").write_text("Page\n====\n\nText.\n\nSummary\n-------\n\nEnglish.\n\n"
+                                   "**小结.** 中文一。\n\n小结\n~~~~\n\n中文二。\n",
+                                   encoding="utf-8")
+    (src / "locales" / "zh_CN" / "LC_MESSAGES" / "index.po").write_text(
+        'msgid ""\nmsgstr "Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+        'msgid "Summary"\nmsgstr "小结"\n\nmsgid "English."\nmsgstr "英文的中文。"\n',
+        encoding="utf-8")
 
-    page = publish_doctree("Page\n====\n\nText.\n\nSummary\n-------\n\nEnglish.\n\n"
-                           "**小结.** 中文。\n\n小结\n~~~~\n\n中文段落。\n")
-    found = editions.recaps(page)
-    assert [node.tagname for node in found] == ["section", "paragraph"]
-    assert found[0].astext().startswith("小结") and "English" not in found[0].astext()
-    chinese = publish_doctree("页\n==\n\n小结\n----\n\n中文。\n")  # the translated Summary
-    assert editions.recaps(chinese) == []
+    def build(builder: str, *options: str) -> Path:
+        out = tmp_path / builder / "-".join(options)
+        subprocess.run([sys.executable, "-m", "sphinx", "-q", "-b", builder, *options, str(src),
+                        str(out)], check=True)
+        return out
+
+    messages = (build("gettext") / "index.pot").read_text(encoding="utf-8")
+    assert "Summary" in messages and "小结" not in messages and "中文" not in messages
+    chinese = (build("html", "-D", "language=zh_CN") / "index.html").read_text(encoding="utf-8")
+    assert "英文的中文" in chinese and "中文一" not in chinese and "中文二" not in chinese
+    english = (build("html") / "index.html").read_text(encoding="utf-8")
+    assert "中文一" in english and "中文二" in english
