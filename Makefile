@@ -18,16 +18,25 @@ NB ?=
 # pr_utils' training loops draw no progress bars (pr_utils.runtime.show_progress).
 export PR_UTILS_PROGRESS := 0
 
-.PHONY: install book pdf reader-notebooks translations test lint unit nbval nbval-portable execute stamp benchmark profile gp-scaling clean
+.PHONY: install lock book pdf reader-notebooks translations test lint unit nbval nbval-portable execute stamp benchmark profile gp-scaling clean
 
-$(BIN)/.installed: pyproject.toml
+# The lock (pr_utils/resources/requirements.lock, `make lock`) holds the exact versions
+# that made the stored outputs; pyproject.toml keeps ranges (Colab keeps its builds).
+LOCK := pr_utils/resources/requirements.lock
+
+$(BIN)/.installed: pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[book,test]"
 	touch $@
 
 install: $(BIN)/.installed
+
+## make lock: resolve torch and .[book,test] afresh and write the exact versions to the
+## lock; then `make test` (a new release that changes a checked output fails there)
+lock: install
+	$(BIN)/python -m tools.lock
 
 ## make book: install, then build the site from the stored notebook outputs: the
 ## English edition at _build/html, the Chinese one (same notebooks, translated prose,
