@@ -7,15 +7,11 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from tools.notebooks import (
     COLAB_GPU,
     KERNELSPEC,
-    book_notebooks,
-    book_pin,
     clean,
-    head_commit,
-    pinned_commit,
-    pr_utils_changed_since,
+    pinned_ref,
     problems,
+    repository,
     setup_cell_source,
-    setup_source,
     stamp_setup_cell,
 )
 
@@ -35,19 +31,14 @@ def test_stamp_replaces_an_outdated_setup_cell_in_place() -> None:
     nb = new_notebook(cells=[new_markdown_cell("# T"), new_code_cell(old), new_code_cell("y")])
     stamp_setup_cell(nb, COMMIT)
     assert [c.source for c in nb.cells[1:]] == [setup_cell_source(COMMIT), "y"]
-    assert pinned_commit(nb.cells[1].source) == COMMIT
+    assert pinned_ref(nb.cells[1].source) == COMMIT
 
 
-def test_execute_keeps_the_books_pin_while_pr_utils_is_unchanged() -> None:
-    pin = book_pin()
-    assert not pr_utils_changed_since(pin)
-    assert pin == pinned_commit(setup_source(book_notebooks()[0]))
-
-
-def test_stamp_pins_head_by_default_and_rejects_a_short_hash() -> None:
+def test_stamp_installs_from_the_branch_by_default_and_rejects_a_short_hash() -> None:
+    # The committed notebooks name the branch, so a change to pr_utils changes none of them.
     nb = new_notebook(cells=[new_markdown_cell("# T")])
     stamp_setup_cell(nb)
-    assert pinned_commit(nb.cells[1].source) == head_commit()
+    assert pinned_ref(nb.cells[1].source) == repository()[1]
     with pytest.raises(ValueError, match="40-digit"):
         setup_cell_source("abc123")
 

@@ -5,16 +5,15 @@
     python -m tools.notebooks benchmark [NOTEBOOK ...]  # `make benchmark`
     python -m tools.notebooks profile [NOTEBOOK ...]    # `make profile`
 
-``execute`` is the only way outputs should be regenerated: it stamps the shared
-setup cell (the repository URL in ``_config.yml``, pinned to a commit whose
-``pr_utils`` makes the outputs: the book's current pin while ``pr_utils`` is
-unchanged since, else HEAD, so commit ``pr_utils`` first), runs every cell in a
+``execute`` is the only way outputs should be regenerated: it writes the shared
+setup cell (installing pr_utils from the repository URL and branch in
+``_config.yml``; the published copies pin the commit instead), runs every cell in a
 fresh ``python3`` kernel from ``book/``, and writes the notebook back with
 canonical metadata (no timestamps, no machine paths, the plain kernelspec), so
 that a diff shows only what really changed. ``benchmark`` runs the notebooks
 without writing them and prints a table of wall-clock times; ``profile`` also
 lists each notebook's five slowest code cells, to show where the time goes.
-``stamp`` only re-pins the setup cells to HEAD, after a commit that changed ``pr_utils``.
+``stamp`` only rewrites the setup cells, after a change to the cell's template.
 """
 
 from __future__ import annotations
@@ -43,27 +42,71 @@ CELL_METADATA_KEEP = ("tags", "mystnb", "editable", "deletable")
 
 SETUP_CELL = '''\
 # Setup, the same first cell in every notebook. Where this book's helpers (pr_utils)
-# are missing (Colab, Kaggle, a fresh Jupyter) it installs them, with GPyTorch and
-# MONAI, at the commit these outputs were made with; every package the runtime
-# already has (PyTorch, NumPy, pandas ...) keeps its version. Where pr_utils is
-# installed (see the README) it does nothing.
+# are missing (Colab, Kaggle, a fresh Jupyter) it installs them, and what they need
+# (GPyTorch, MONAI ...) at the versions of the book's lock file, the ones that made
+# these outputs; every package the runtime already has (PyTorch, NumPy, pandas ...)
+# keeps its version. Where pr_utils is installed (see the README) it installs
+# nothing, and says so if that pr_utils is not the one named here.
+import importlib.metadata as metadata
 import importlib.util
+import json
+import re
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
+
+PR_UTILS = "{requirement}"
+
+
+def pip(*args):
+    return subprocess.run([sys.executable, "-m", "pip", *args, "-q"], capture_output=True,
+                          text=True)
+
+
+def name(requirement):
+    return re.sub(r"[-_.]+", "-", re.split(r"[=<>~!;\\[ ]", requirement)[0]).lower()
+
 
 if importlib.util.find_spec("pr_utils") is None:
-    import subprocess
-    import tempfile
-
-    frozen = subprocess.run([sys.executable, "-m", "pip", "freeze"],
-                            capture_output=True, text=True, check=True).stdout
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as keep:
-        keep.write("\\n".join(line for line in frozen.splitlines() if "==" in line))
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "-c", keep.name,
-         "{requirement}"],
-        check=True,
-    )'''
-PIN = re.compile(r"pr-utils @ git\+(\S+?)@([0-9a-f]{40})\"")
+    pip("install", "--no-deps", PR_UTILS).check_returncode()
+    pr_utils = metadata.distribution("pr-utils")
+    lock = Path(pr_utils.locate_file("pr_utils/resources/requirements.lock")).read_text()
+    have = {name(d.metadata["Name"]): d.version
+            for d in metadata.distributions() if d.metadata["Name"]}
+    keep = [f"{package}=={version}" for package, version in have.items()]
+    locked = {name(ln): ln for ln in lock.splitlines() if "==" in ln and name(ln) not in have}
+    needs = [r for r in pr_utils.requires or [] if "extra ==" not in r]
+    with tempfile.TemporaryDirectory() as tmp:
+        constraints = Path(tmp, "constraints.txt")
+        while True:  # a locked version that this runtime's packages exclude is left to pip
+            constraints.write_text("\\n".join(keep + list(locked.values())))
+            done = pip("install", "-c", str(constraints), *needs)
+            misfits = [name(found) for line in done.stderr.splitlines()
+                       if line.startswith("ERROR: Cannot install")
+                       for found in re.findall(r"[\\w.-]+==", line) if name(found) in locked]
+            if done.returncode == 0 or not misfits:
+                break
+            for misfit in dict.fromkeys(misfits):
+                print(f"Note: {locked.pop(misfit)} does not fit this runtime; pip chooses.")
+    if done.returncode != 0:
+        pip("uninstall", "-y", "pr-utils")  # so that a re-run tries again
+        sys.exit(done.stderr)
+else:
+    ref, found = PR_UTILS.rsplit("@", 1)[1], Path(importlib.util.find_spec("pr_utils").origin)
+    try:
+        dist = metadata.distribution("pr-utils")
+        vcs = json.loads(dist.read_text("direct_url.json") or "{}").get("vcs_info", {})
+        commit, here = vcs.get("commit_id"), Path(dist.locate_file("")).resolve()
+        inside = found.resolve().is_relative_to(here)
+    except metadata.PackageNotFoundError:
+        commit, inside = None, False
+    if len(ref) == 40 and not (commit == ref and inside):
+        print(f"Note: this pr_utils ({found}, commit {commit}) is not the one these outputs "
+              f"were made with (commit {ref[:12]}). For that one run\\n"
+              f'  pip install --force-reinstall --no-deps "{PR_UTILS}"\\n'
+              "then restart the kernel (and move away any pr_utils folder beside the notebook).")'''
+PIN = re.compile(r"pr-utils @ git\+(\S+?)@([\w.\-/]+)\"")
 
 
 def repository() -> tuple[str, str]:
@@ -79,20 +122,24 @@ def git(*args: str) -> str:
 
 
 def head_commit() -> str:
-    """The commit that setup cells pin: HEAD, whose pr_utils produced the outputs."""
+    """The commit that the published (reader) copies pin: the one the site is built from."""
     return git("rev-parse", "HEAD")
 
 
-def setup_cell_source(commit: str) -> str:
-    """The setup cell every notebook starts with, pinned to ``commit`` of this repository."""
-    if not re.fullmatch(r"[0-9a-f]{40}", commit):
-        raise ValueError(f"expected a full 40-digit commit hash, got {commit!r}")
-    url, _ = repository()
-    return SETUP_CELL.format(requirement=f"pr-utils @ git+{url}@{commit}")
+def setup_cell_source(ref: str | None = None) -> str:
+    """The setup cell every notebook starts with, installing pr_utils from ``ref`` of this
+    repository: its branch (default) in the committed notebooks, so that they do not
+    change when pr_utils does; a 40-digit commit in the published copies (at publish time,
+    tools/reader_notebooks.py), so that a reader gets the code that made the outputs."""
+    url, branch = repository()
+    ref = branch if ref is None else ref
+    if not re.fullmatch(r"[0-9a-f]{40}", ref) and ref != branch:
+        raise ValueError(f"expected the branch {branch!r} or a 40-digit commit, got {ref!r}")
+    return SETUP_CELL.replace("{requirement}", f"pr-utils @ git+{url}@{ref}")
 
 
-def pinned_commit(source: str) -> str | None:
-    """The commit a setup cell installs pr_utils from (None: no pin found)."""
+def pinned_ref(source: str) -> str | None:
+    """The branch or commit a setup cell installs pr_utils from (None: none found)."""
     match = PIN.search(source)
     return match.group(2) if match else None
 
@@ -128,10 +175,10 @@ def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def stamp_setup_cell(nb: nbformat.NotebookNode, commit: str | None = None) -> None:
-    """Write the setup cell, pinned to ``commit`` (default HEAD), first; folded on the site."""
+def stamp_setup_cell(nb: nbformat.NotebookNode, ref: str | None = None) -> None:
+    """Write the setup cell (installing from ``ref``, default the branch) first; folded."""
     code = [c for c in nb.cells if c.cell_type == "code"]
-    source = setup_cell_source(commit or head_commit())
+    source = setup_cell_source(ref)
     if code and code[0].source.startswith("# Setup, the same first cell"):
         cell = code[0]
         cell.source = source
@@ -192,26 +239,13 @@ def problems(nb: nbformat.NotebookNode) -> list[str]:
     return found
 
 
-def pr_utils_changed_since(commit: str) -> bool:
-    """Whether pr_utils or its dependencies differ between ``commit`` and the working tree."""
-    return bool(git("diff", "--name-only", commit, "--", "pr_utils", "pyproject.toml"))
-
-
-def warn_if_uncommitted() -> None:
-    if pr_utils_changed_since("HEAD"):
-        print("warning: pr_utils or pyproject.toml has uncommitted changes; the setup cells pin "
-              "HEAD, so commit them first, then `make stamp`", file=sys.stderr)
-
-
 def stamp(paths: list[Path]) -> int:
-    """Re-pin every setup cell to HEAD without running anything (after a pr_utils commit)."""
-    warn_if_uncommitted()
-    commit = head_commit()
+    """Write the current setup cell into every notebook without running anything."""
     for path in paths:
         nb = nbformat.read(path, as_version=4)
-        stamp_setup_cell(nb, commit)
+        stamp_setup_cell(nb)
         nbformat.write(nb, path)
-    print(f"{len(paths)} setup cells pinned to {commit[:12]}")
+    print(f"{len(paths)} setup cells written")
     return 0
 
 
@@ -221,32 +255,11 @@ def setup_source(path: Path) -> str:
     return next((c.source for c in nb.cells if c.cell_type == "code"), "")
 
 
-def book_pins(paths: list[Path] | None = None) -> set[str | None]:
-    """The commits the setup cells of these notebooks (default: the book's) pin."""
-    return {pinned_commit(setup_source(p)) for p in (paths or book_notebooks())}
-
-
-def book_pin() -> str:
-    """The commit to pin: the book's current pin while pr_utils is unchanged since it
-    (so re-running one notebook leaves the others' pins alone), HEAD otherwise."""
-    pins = book_pins()
-    if len(pins) == 1:
-        pin = pins.pop()
-        try:
-            if pin and not pr_utils_changed_since(pin):
-                return pin
-        except subprocess.CalledProcessError:  # not in this history
-            pass
-    return head_commit()
-
-
 def execute(paths: list[Path]) -> int:
     status = 0
-    warn_if_uncommitted()
-    commit = book_pin()
     for path in paths:
         nb = nbformat.read(path, as_version=4)
-        stamp_setup_cell(nb, commit)
+        stamp_setup_cell(nb)
         for cell in nb.cells:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None

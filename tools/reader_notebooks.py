@@ -34,8 +34,9 @@ notebooks with each paragraph, heading, list item and caption replaced by its
 translation from ``book/locales/zh_CN`` (``translate_markdown``) and the words the
 converter adds ("Exercise", "Solution to Exercise", "References") in Chinese.
 
-Code cells, among them the shared setup cell, keep their source and outputs,
-except the outputs that only carried glued values to the site. The tool reads
+Code cells keep their source and outputs, except the outputs that only carried
+glued values to the site; the shared setup cell, which installs pr_utils from the
+branch in the committed notebooks, pins the commit the copy is made from (HEAD). The tool reads
 the committed notebooks alone (no site build needed) and fails, naming the
 notebook and the text, on a glue key or a citation it cannot resolve.
 """
@@ -804,9 +805,12 @@ def generate(out_dir: Path, notebooks: Iterable[Path] | None = None, *,
     With ``language="zh"`` the prose comes from the Chinese catalogues; ``coverage``
     then receives, per notebook, (translated, translatable) blocks.
     """
-    from tools.notebooks import book_notebooks
+    from tools.notebooks import book_notebooks, head_commit, setup_cell_source
 
     paths = [Path(p) for p in notebooks] if notebooks is not None else book_notebooks()
+    # The committed setup cells install pr_utils from the branch; a published copy pins
+    # the commit it is made from, whose pr_utils made (and CI checked) its outputs.
+    pinned_setup = setup_cell_source(head_commit())
     if not paths:
         raise ValueError("no notebooks to convert")
     bibliography = read_bibliography(bibfile) if bibfile.is_file() else {}
@@ -826,6 +830,9 @@ def generate(out_dir: Path, notebooks: Iterable[Path] | None = None, *,
             coverage[path.stem] = (done, total)
         reader = convert(nb, path.stem, bibliography=bibliography, titles=titles,
                          base=path.parent, language=language)
+        setup = next((c for c in reader.cells if c.cell_type == "code"), None)
+        if setup is not None and setup.source.startswith("# Setup, the same first cell"):
+            setup.source = pinned_setup
         target = out_dir / path.name
         nbformat.validate(reader)
         target.write_text(
@@ -854,13 +861,10 @@ copies, in which the book's MyST markup is plain Markdown and solutions are fold
 def publish(out: Path, written: list[Path]) -> None:
     """Lay out ``out`` as the branch the launch buttons open (book/editions.py):
     ``book/<page>.ipynb`` as in the repository, ``binder/requirements.txt`` that
-    installs pr_utils at the commit the setup cells pin, and a README."""
-    from tools.notebooks import book_pins, repository
+    installs pr_utils at the commit the copies' setup cells pin (HEAD), and a README."""
+    from tools.notebooks import head_commit, repository
 
-    pins = book_pins(written)
-    if len(pins) != 1 or None in pins:
-        raise ReaderNotebookError(f"the setup cells pin {pins}, expected one commit: make stamp")
-    commit = pins.pop()
+    commit = head_commit()
     url, branch = repository()
     book = out / "book"
     book.mkdir(parents=True, exist_ok=True)
