@@ -101,7 +101,8 @@ def progress_bar(iterable: Iterable[Any], *, progress: bool | None, total: int |
     ``tqdm.auto`` would then print a ``TqdmWarning`` into the notebook.
     """
     on = show_progress(progress)
-    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not delay >= 0:
+    if (isinstance(delay, bool) or not isinstance(delay, (int, float, np.integer, np.floating))
+            or not 0 <= delay < float("inf")):
         raise ValueError(f"delay must be a number of seconds >= 0, got {delay!r}")
     if on and importlib.util.find_spec("ipywidgets") is not None:
         from tqdm.auto import tqdm

@@ -87,10 +87,27 @@ def test_get_device_rejects_non_strings() -> None:
         get_device(0)  # type: ignore[arg-type]
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
-def test_get_device_cuda_without_gpu_fails_loudly() -> None:
-    with pytest.raises(RuntimeError, match="no CUDA device"):
-        get_device("cuda")
+@pytest.mark.parametrize("gpu", [False, True])
+def test_get_device_cuda_fails_loudly_exactly_without_a_gpu(
+        monkeypatch: pytest.MonkeyPatch, gpu: bool) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu)
+    if gpu:
+        assert get_device("cuda") == torch.device("cuda")
+    else:
+        with pytest.raises(RuntimeError, match="no CUDA device"):
+            get_device("cuda")
+
+
+def test_get_device_cuda_on_this_machine() -> None:
+    """Runs on every machine: with a GPU the device computes, without one the call fails."""
+    if torch.cuda.is_available():
+        device = get_device("cuda")
+        assert device.type == "cuda" and get_device() == device
+        assert float((torch.ones(3, device=device) * 2).sum()) == 6.0
+    else:
+        with pytest.raises(RuntimeError, match="prefer='cuda' but no CUDA device is available"):
+            get_device("cuda")
+        assert get_device() == torch.device("cpu")
 
 
 # Progress bars: shown to a person running a notebook, never stored by the book's executors.
@@ -161,6 +178,9 @@ def test_progress_bar_is_plain_text_without_ipywidgets(monkeypatch: pytest.Monke
 def test_progress_bar_rejects_a_bad_delay() -> None:
     with pytest.raises(ValueError, match="delay must be"):
         progress_bar(range(3), progress=True, delay=-1)
+    with pytest.raises(ValueError, match="delay must be"):
+        progress_bar(range(3), progress=True, delay=float("inf"))
+    assert list(progress_bar(range(2), progress=False, delay=np.float32(1.5))) == [0, 1]
     with pytest.raises(TypeError, match="progress must be"):
         progress_bar(range(3), progress="on", delay=0)  # type: ignore[arg-type]
 
