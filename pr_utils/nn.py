@@ -16,7 +16,17 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import nn
 
-from pr_utils._checks import as_float_array, as_float_tensor, positive, same_length
+from pr_utils._checks import (
+    as_float_array,
+    as_float_tensor,
+    finite_tensor,
+    integer_labels,
+    lr_fits,
+    number,
+    positive,
+    same_length,
+    trainable,
+)
 from pr_utils.runtime import progress_bar, show_progress
 
 
@@ -36,17 +46,12 @@ def _labels(name: str, y: Any) -> torch.Tensor:
     return y
 
 
-def _finite(name: str, x: torch.Tensor) -> torch.Tensor:
-    if not bool(torch.isfinite(x).all()):
-        bad = int((~torch.isfinite(x)).sum())
-        raise ValueError(f"{name} must be finite (no NaN or inf), got {bad} non-finite "
-                         f"value(s) among {x.numel()}")
-    return x
-
-
 def predict_labels(model: nn.Module, x: torch.Tensor, *, batch_size: int = 1024) -> torch.Tensor:
-    """Class indices predicted by ``model`` (argmax of its outputs), on ``x``'s device."""
-    x = as_float_tensor("x", x, ndim=(2, 3, 4, 5))
+    """Class indices predicted by ``model`` (argmax of its outputs), on ``x``'s device.
+
+    Raises ``ValueError`` if ``x`` holds NaN or infinite values.
+    """
+    x = finite_tensor("x", as_float_tensor("x", x, ndim=(2, 3, 4, 5)))
     positive("batch_size", batch_size, integer=True)
     was_training = model.training
     model.eval()
@@ -58,10 +63,49 @@ def predict_labels(model: nn.Module, x: torch.Tensor, *, batch_size: int = 1024)
 
 
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Fraction of ``x`` that ``model`` classifies as ``y``."""
+    """Fraction of ``x`` that ``model`` classifies as ``y`` (``ValueError`` if ``x`` is
+    not finite)."""
+    x = finite_tensor("x", as_float_tensor("x", x, ndim=(2, 3, 4, 5)))
     y = _labels("y", y)
     same_length(x=x, y=y)
     return float((predict_labels(model, x) == y.to(x.device)).float().mean())
+
+
+def _check_classifier(model: Any, x: Any, y: Any, x_val: Any, y_val: Any, *, epochs: Any,
+                      lr: Any, batch_size: Any, optimizer: Any, lr_schedule: Any,
+                      progress: Any, augment: Any
+                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The checks of :func:`train_classifier`, all before any work: ``x``, ``y``, ``x_val``."""
+    x = finite_tensor("x", as_float_tensor("x", x, ndim=(2, 3, 4, 5)))
+    y = _labels("y", y)
+    same_length(x=x, y=y)
+    positive("epochs", epochs, integer=True)
+    positive("lr", lr)
+    trainable(model)
+    lr_fits("lr", lr, model.parameters())
+    positive("batch_size", batch_size, integer=True)
+    if optimizer not in ("adam", "sgd"):
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    if lr_schedule not in ("constant", "cosine"):
+        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
+    if (x_val is None) != (y_val is None):
+        raise ValueError("give both x_val and y_val, or neither")
+    show_progress(progress)  # TypeError before any work
+    if augment is not None and not callable(augment):
+        raise TypeError(f"augment must be a function or None, got {type(augment).__name__}")
+    if x_val is not None and y_val is not None:
+        x_val = finite_tensor("x_val", as_float_tensor("x_val", x_val, ndim=(2, 3, 4, 5)))
+        same_length(x_val=x_val, y_val=_labels("y_val", y_val))
+    return x, y, x_val
+
+
+def _augmented(augment: Callable[[torch.Tensor], torch.Tensor], xb: torch.Tensor) -> torch.Tensor:
+    augmented = augment(xb)
+    if not isinstance(augmented, torch.Tensor) or augmented.shape != xb.shape:
+        raise ValueError(f"augment must return a tensor of the minibatch's shape "
+                         f"{tuple(xb.shape)}, got "
+                         f"{getattr(augmented, 'shape', type(augmented).__name__)}")
+    return augmented
 
 
 def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int,
@@ -87,27 +131,16 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epoc
     and the environment variable ``PR_UTILS_PROGRESS`` is not ``0``
     (:func:`pr_utils.runtime.show_progress`).
 
-    Raises ``ValueError`` if ``x`` or ``x_val`` holds NaN or infinite values, and
+    Raises ``ValueError`` if ``x`` or ``x_val`` holds NaN or infinite values, if a
+    parameter of ``model`` does, or if ``lr`` does not fit the parameters' dtype, and
     ``FloatingPointError`` naming the epoch and minibatch (both counted from 1)
     as soon as a minibatch's loss is not finite, e.g. when the learning rate is
     too large and training diverges; the failing step is not applied.
     """
-    x = _finite("x", as_float_tensor("x", x, ndim=(2, 3, 4, 5)))
-    y = _labels("y", y)
-    same_length(x=x, y=y)
-    positive("epochs", epochs, integer=True)
-    positive("lr", lr)
-    positive("batch_size", batch_size, integer=True)
-    if optimizer not in ("adam", "sgd"):
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
-    if lr_schedule not in ("constant", "cosine"):
-        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
-    if (x_val is None) != (y_val is None):
-        raise ValueError("give both x_val and y_val, or neither")
-    show_progress(progress)  # TypeError before any work
-    if x_val is not None and y_val is not None:
-        x_val = _finite("x_val", as_float_tensor("x_val", x_val, ndim=(2, 3, 4, 5)))
-        same_length(x_val=x_val, y_val=_labels("y_val", y_val))
+    x, y, x_val = _check_classifier(model, x, y, x_val, y_val, epochs=epochs, lr=lr,
+                                    batch_size=batch_size, optimizer=optimizer,
+                                    lr_schedule=lr_schedule, progress=progress,
+                                    augment=augment)
     opt: torch.optim.Optimizer = (torch.optim.Adam(model.parameters(), lr=lr)
                                   if optimizer == "adam"
                                   else torch.optim.SGD(model.parameters(), lr=lr))
@@ -129,12 +162,7 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epoc
             opt.zero_grad()
             xb = x[idx]
             if augment is not None:
-                augmented = augment(xb)
-                if not isinstance(augmented, torch.Tensor) or augmented.shape != xb.shape:
-                    raise ValueError(f"augment must return a tensor of the minibatch's shape "
-                                     f"{tuple(xb.shape)}, got "
-                                     f"{getattr(augmented, 'shape', type(augmented).__name__)}")
-                xb = augmented
+                xb = _augmented(augment, xb)
             loss = loss_fn(model(xb), y[idx])
             value = float(loss.detach())
             if not np.isfinite(value):
@@ -158,18 +186,28 @@ def plot_decision_regions(ax: Axes, predict: Callable[[np.ndarray], Any], x: Any
                           resolution: int = 200, padding: float = 0.5,
                           labels: tuple[str, ...] | None = None) -> None:
     """Shade the regions where ``predict`` (an ``(m, 2) -> (m,)`` function) gives each
-    class, and scatter the 2-D points ``x`` coloured by their labels ``y``."""
+    class, and scatter the 2-D points ``x`` coloured by their labels ``y`` (whole
+    numbers, e.g. 0 and 1 or -1 and 1), with a margin of ``padding >= 0`` around them."""
     pts = as_float_array("x", x, ndim=(2,))
-    lab = as_float_array("y", y).astype(int)
+    lab = integer_labels("y", as_float_array("y", y)).astype(int)
     same_length(x=pts, y=lab)
     if pts.shape[1] != 2:
         raise ValueError(f"x must have 2 columns to draw regions, got {pts.shape[1]}")
     positive("resolution", resolution, integer=True)
+    if number("padding", padding) < 0:
+        raise ValueError(f"padding must be >= 0, got {padding}")
+    classes = np.unique(lab)
+    if labels is not None and len(labels) != len(classes):
+        raise ValueError(f"labels must name each of the {len(classes)} classes in y, "
+                         f"got {len(labels)} names")
     lo, hi = pts.min(0) - padding, pts.max(0) + padding
     g1, g2 = np.meshgrid(np.linspace(lo[0], hi[0], resolution),
                          np.linspace(lo[1], hi[1], resolution))
-    regions = np.asarray(predict(np.column_stack([g1.ravel(), g2.ravel()]))).reshape(g1.shape)
-    classes = np.unique(lab)
+    regions = np.asarray(predict(np.column_stack([g1.ravel(), g2.ravel()])))
+    if regions.size != g1.size:
+        raise ValueError(f"predict must return one class per grid point ({g1.size}), "
+                         f"got shape {regions.shape}")
+    regions = regions.reshape(g1.shape)
     ax.contourf(g1, g2, regions, levels=len(classes) - 1 if len(classes) > 1 else 1,
                 alpha=0.2, cmap="coolwarm")
     for i, c in enumerate(classes):

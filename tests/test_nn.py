@@ -37,7 +37,12 @@ def test_train_classifier_learns_separable_blobs() -> None:
                                     progress=False)
     assert history["loss"][-1] < history["loss"][0]
     assert history["val_accuracy"][-1] > 0.95
-    assert prnn.accuracy(model, x, y) == history["val_accuracy"][-1]
+    # the recorded accuracy, recomputed by scikit-learn from the model's raw outputs
+    from sklearn.metrics import accuracy_score
+
+    with torch.no_grad():
+        predicted = model(x).argmax(dim=1)
+    assert history["val_accuracy"][-1] == pytest.approx(accuracy_score(y, predicted), abs=1e-6)
 
 
 def test_train_classifier_is_reproducible() -> None:
@@ -150,4 +155,80 @@ def test_plot_decision_regions_and_filters() -> None:
     assert sum(len(a.images) for a in fig2.axes) == 10
     with pytest.raises(ValueError, match="4 dimensions"):
         prnn.plot_filters(fig2, torch.randn(3, 3))
+    plt.close("all")
+
+
+def test_evaluation_rejects_non_finite_inputs() -> None:
+    # NaN inputs gave an accuracy of 0.65 and predicted labels (all zeros) before.
+    x, y = blobs()
+    model = nn.Linear(2, 2)
+    x_nan = x.clone()
+    x_nan[7, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"x must be finite \(no NaN or inf\), got 1 non-finite"):
+        prnn.accuracy(model, x_nan, y)
+    with pytest.raises(ValueError, match=r"x must be finite"):
+        prnn.predict_labels(model, x_nan)
+    with pytest.raises(TypeError, match=r"x must be a torch\.Tensor"):
+        prnn.accuracy(model, x.numpy(), y)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("lr, message", [
+    (float("inf"), "lr must be a finite positive number, got inf"),
+    (float("nan"), "lr must be positive, got nan"),
+    (np.float64(np.inf), "lr must be a finite positive number"),
+    (1e300, r"lr=1e\+300 does not fit the model's torch.float32 parameters"),
+])
+def test_train_classifier_rejects_an_unusable_learning_rate(lr: float, message: str) -> None:
+    x, y = blobs()
+    model = nn.Linear(2, 2)
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match=message):
+        prnn.train_classifier(model, x, y, epochs=1, lr=lr, progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_train_classifier_blames_nan_weights_not_the_learning_rate() -> None:
+    x, y = blobs()
+    model = nn.Sequential(nn.Linear(2, 4), nn.ReLU(), nn.Linear(4, 2))
+    with torch.no_grad():
+        model[2].bias[1] = float("nan")
+    with pytest.raises(ValueError, match=r"model parameter '2.bias' holds NaN or inf before "
+                                         "training"):
+        prnn.train_classifier(model, x, y, epochs=1, lr=0.1, progress=False)
+    with pytest.raises(ValueError, match=r"model \(Identity\) has no parameters to train"):
+        prnn.train_classifier(nn.Identity(), x, y, epochs=1, lr=0.1, progress=False)
+    with pytest.raises(TypeError, match="augment must be a function or None"):
+        prnn.train_classifier(nn.Linear(2, 2), x, y, epochs=1, lr=0.1, augment="flip",  # type: ignore[arg-type]
+                              progress=False)
+
+
+def test_train_classifier_accepts_numpy_scalars_and_trains_the_same() -> None:
+    x, y = blobs()
+    runs = []
+    for epochs, lr, batch_size in ((2, 0.1, 32), (np.int64(2), np.float64(0.1), np.int32(32))):
+        torch.manual_seed(0)
+        runs.append(prnn.train_classifier(nn.Linear(2, 2), x, y, epochs=epochs, lr=lr,
+                                          batch_size=batch_size, progress=False)["loss"])
+    assert len(runs[0]) == 2 and runs[0] == runs[1]
+
+
+def test_plot_decision_regions_rejects_what_it_used_to_coerce() -> None:
+    _, ax = plt.subplots()
+    x = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]])
+    with pytest.raises(ValueError, match=r"y must hold whole-number class labels, got 0\.7"):
+        prnn.plot_decision_regions(ax, lambda p: np.zeros(len(p)), x, [0, 1, 0.7])
+    with pytest.raises(ValueError, match="padding must be >= 0, got -10"):
+        prnn.plot_decision_regions(ax, lambda p: np.zeros(len(p)), x, [0, 1, 1], padding=-10)
+    with pytest.raises(ValueError, match="padding must be finite"):
+        prnn.plot_decision_regions(ax, lambda p: np.zeros(len(p)), x, [0, 1, 1],
+                                   padding=float("inf"))
+    with pytest.raises(ValueError, match="labels must name each of the 2 classes"):
+        prnn.plot_decision_regions(ax, lambda p: np.zeros(len(p)), x, [0, 1, 1], labels=("a",))
+    with pytest.raises(ValueError, match="predict must return one class per grid point"):
+        prnn.plot_decision_regions(ax, lambda p: np.zeros(3), x, [0, 1, 1], resolution=5)
+    assert not ax.collections, "nothing is drawn before the checks pass"
+    # whole-number labels of any sign or dtype, and NumPy scalars, are accepted
+    prnn.plot_decision_regions(ax, lambda p: np.sign(p[:, 0] - 1), x, np.array([-1.0, 1.0, 1.0]),
+                               padding=np.float32(0.5), resolution=np.int64(20))
+    assert len(ax.collections) == 3  # the regions and one scatter per class
     plt.close("all")
