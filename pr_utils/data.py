@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from pr_utils._checks import positive
+from pr_utils._checks import non_negative_int, number, positive
 
 
 def load_nile() -> tuple[np.ndarray, np.ndarray]:
@@ -82,13 +82,15 @@ def simulate_neonatal_cohort(n: int, *, injured_fraction: float = 0.0,
     Gestational age at birth is uniform on 24-42 weeks, and each baby is scanned
     between birth (at least 28 weeks) and 45 weeks. A fraction ``injured_fraction``
     of babies has white-matter injury: volume reduced by ``INJURY_SD`` (2-4) healthy
-    standard deviations (uniformly drawn).
+    standard deviations (uniformly drawn). The number injured,
+    ``round(injured_fraction * n)``, must be at least 1 when ``injured_fraction > 0``.
     """
     positive("n", n, integer=True)
-    if not isinstance(injured_fraction, (int, float)) or isinstance(injured_fraction, bool):
-        raise TypeError(f"injured_fraction must be a number, got {type(injured_fraction).__name__}")
-    if not 0.0 <= injured_fraction < 1.0:
+    if not 0.0 <= number("injured_fraction", injured_fraction) < 1.0:
         raise ValueError(f"injured_fraction must be in [0, 1), got {injured_fraction}")
+    if injured_fraction > 0 and round(injured_fraction * n) == 0:
+        raise ValueError(f"injured_fraction={injured_fraction} of n={n} babies rounds to no "
+                         "injured baby; use a larger n or fraction, or 0 for none")
     rng = np.random.default_rng(seed)
     ga = rng.uniform(24.0, 42.0, n)
     pma = rng.uniform(np.maximum(ga, 28.0), 45.0)
@@ -111,7 +113,7 @@ def load_digits_split(*, test_size: float = 0.25,
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    if not isinstance(test_size, float) or not 0.0 < test_size < 1.0:
+    if not isinstance(test_size, (float, np.floating)) or not 0.0 < test_size < 1.0:
         raise ValueError(f"test_size must be a float in (0, 1), got {test_size!r}")
     digits = load_digits()
     x = digits.images.astype(np.float32)[:, None] / 16.0
@@ -193,15 +195,15 @@ def slice_blocks(mask: np.ndarray, *, test_fraction: float = 0.2,
     without leakage: the test slices are one contiguous block in the middle of the
     brain, and ``gap`` slices on each side of it are used for neither (neighbouring
     1 mm slices are nearly identical). The training slices are the two blocks
-    above and below. Never interleave slices between train and test.
+    above and below. Never interleave slices between train and test. Raises
+    ``ValueError`` when the gap leaves no training slice.
     """
     m = np.asarray(mask)
     if m.ndim != 3 or m.dtype != bool:
         raise TypeError(f"mask must be a 3-D bool array, got {m.dtype} with shape {m.shape}")
-    if not 0.0 < test_fraction < 0.5:
+    if not 0.0 < number("test_fraction", test_fraction) < 0.5:
         raise ValueError(f"test_fraction must be in (0, 0.5), got {test_fraction}")
-    if not isinstance(gap, int) or gap < 0:
-        raise ValueError(f"gap must be a non-negative int, got {gap!r}")
+    gap = non_negative_int("gap", gap)
     z = np.flatnonzero(m.any(axis=(0, 1)))
     if len(z) < 10:
         raise ValueError("mask must contain brain in at least 10 axial slices")
@@ -209,4 +211,7 @@ def slice_blocks(mask: np.ndarray, *, test_fraction: float = 0.2,
     start = z[0] + (len(z) - n_test) // 2
     test = np.arange(start, start + n_test)
     train = z[(z < start - gap) | (z >= start + n_test + gap)]
+    if len(train) == 0:
+        raise ValueError(f"gap={gap} leaves no training slice: the brain spans {len(z)} "
+                         f"slices, {n_test} of them for testing; use a smaller gap")
     return train, test

@@ -62,10 +62,25 @@ def test_injured_babies_have_smaller_volumes() -> None:
     ({"n": 0}, ValueError), ({"n": 2.5}, TypeError),
     ({"n": 10, "injured_fraction": 1.0}, ValueError),
     ({"n": 10, "injured_fraction": "a"}, TypeError),
+    ({"n": 10, "injured_fraction": float("nan")}, ValueError),
+    ({"n": 10, "injured_fraction": True}, TypeError),
 ])
 def test_cohort_rejects_bad_arguments(kwargs: dict[str, object], error: type) -> None:
     with pytest.raises(error):
         data.simulate_neonatal_cohort(**kwargs)  # type: ignore[arg-type]
+
+
+def test_cohort_with_too_few_babies_for_any_injury_says_so() -> None:
+    # 10% of 3 babies rounds to 0: it used to return a cohort without any injured baby.
+    with pytest.raises(ValueError, match=r"injured_fraction=0.1 of n=3 babies rounds to no "
+                                         "injured baby"):
+        data.simulate_neonatal_cohort(3, injured_fraction=0.1)
+    assert data.simulate_neonatal_cohort(10, injured_fraction=0.1).injured.sum() == 1
+    plain = data.simulate_neonatal_cohort(50, injured_fraction=0.2, seed=4)
+    numpy = data.simulate_neonatal_cohort(np.int64(50), injured_fraction=np.float32(0.2),
+                                          seed=4)
+    assert all(np.array_equal(getattr(plain, f), getattr(numpy, f))
+               for f in ("pma", "ga_at_birth", "volume", "injured"))
 
 
 def test_digits_split_is_fixed_stratified_and_scaled() -> None:
@@ -114,3 +129,24 @@ def test_slice_blocks_never_interleave() -> None:
         data.slice_blocks(mask.astype(int))
     with pytest.raises(ValueError, match="test_fraction"):
         data.slice_blocks(mask, test_fraction=0.6)
+
+
+def test_slice_blocks_refuses_a_gap_that_leaves_no_training_slice() -> None:
+    mask = np.zeros((4, 4, 100), dtype=bool)
+    mask[:, :, 10:90] = True
+    # 80 slices, 16 for testing from slice 42: a gap of 32 still leaves slices 10 and 89
+    train, _ = data.slice_blocks(mask, gap=31)
+    assert train.tolist() == [10, 89]
+    with pytest.raises(ValueError, match="gap=32 leaves no training slice: the brain spans 80 "
+                                         "slices, 16 of them for testing"):
+        data.slice_blocks(mask, gap=32)
+    with pytest.raises(TypeError, match="gap must be a non-negative int, got float"):
+        data.slice_blocks(mask, gap=1.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="gap must be a non-negative int, got -1"):
+        data.slice_blocks(mask, gap=-1)
+    with pytest.raises(TypeError, match="test_fraction must be a number"):
+        data.slice_blocks(mask, test_fraction="0.2")  # type: ignore[arg-type]
+    # NumPy scalars split exactly as Python ones (np.int64(1) used to be rejected)
+    expected = data.slice_blocks(mask, test_fraction=0.2, gap=3)
+    got = data.slice_blocks(mask, test_fraction=np.float64(0.2), gap=np.int64(3))
+    assert all(np.array_equal(a, b) for a, b in zip(expected, got, strict=True))
