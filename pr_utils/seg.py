@@ -10,7 +10,7 @@ what a page has taught once and later pages reuse: :func:`dice` and
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sized
+from collections.abc import Callable, Iterable, Mapping, Sized
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,15 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 
-from pr_utils._checks import positive
+from pr_utils._checks import (
+    as_device,
+    integer_labels,
+    lr_fits,
+    non_negative_int,
+    number,
+    positive,
+    trainable,
+)
 from pr_utils.runtime import progress_bar, show_progress
 
 #: Overlay colours for label 1, 2, 3, ... (label 0 is left transparent).
@@ -43,31 +51,68 @@ def slice_items(image: Any, labels: Any, indices: Iterable[int], *,
     With ``context=k`` the image has ``C = 2k + 1`` channels, the slices
     ``z - k, ..., z + k`` (repeating the edge slice at the volume's ends): a
     "2.5D" input that shows a 2D network its neighbours above and below.
+    ``labels`` must hold non-negative whole numbers (class indices) and ``indices``
+    ints (Python or NumPy).
     """
     img = _volume("image", image)
-    lab = _volume("labels", labels)
+    lab = integer_labels("labels", _volume("labels", labels), non_negative=True)
     if img.shape != lab.shape:
         raise ValueError(f"image and labels must have the same shape, got {img.shape} "
                          f"and {lab.shape}")
-    if isinstance(context, bool) or not isinstance(context, int) or context < 0:
-        raise ValueError(f"context must be a non-negative int, got {context!r}")
-    items: list[dict[str, np.ndarray]] = []
+    context = non_negative_int("context", context)
     depth = img.shape[2]
+    zs = []
     for z in indices:
-        if not 0 <= int(z) < depth:
+        if isinstance(z, bool) or not isinstance(z, (int, np.integer)):
+            raise TypeError(f"indices must hold ints (slice numbers), got {z!r}")
+        if not 0 <= z < depth:
             raise ValueError(f"slice index {z} outside [0, {depth})")
-        near = np.clip(np.arange(int(z) - context, int(z) + context + 1), 0, depth - 1)
-        items.append({"image": np.moveaxis(img[:, :, near], -1, 0).astype(np.float32),
-                      "label": lab[None, :, :, int(z)].astype(np.int64)})
-    if not items:
+        zs.append(int(z))
+    if not zs:
         raise ValueError("indices must not be empty")
+    items: list[dict[str, np.ndarray]] = []
+    for z in zs:
+        near = np.clip(np.arange(z - context, z + context + 1), 0, depth - 1)
+        items.append({"image": np.moveaxis(img[:, :, near], -1, 0).astype(np.float32),
+                      "label": lab[None, :, :, z].astype(np.int64)})
     return items
 
 
-def _finite_batch(x: torch.Tensor, epoch: int, step: int) -> None:
-    if not bool(torch.isfinite(x).all()):
+def _finite_batch(batch: Any, epoch: int, step: int) -> None:
+    if not isinstance(batch, Mapping) or not all(isinstance(batch.get(k), torch.Tensor)
+                                              for k in ("image", "label")):
+        raise TypeError(f"epoch {epoch}, batch {step}: the loader must yield dicts with "
+                        f"tensors 'image' and 'label', got {type(batch).__name__}")
+    if not bool(torch.isfinite(batch["image"]).all()):
         raise ValueError(f"epoch {epoch}, batch {step}: the images contain NaN or inf; "
                          "clean or impute them before training")
+
+
+def _epoch_batches(loader: Iterable[dict[str, torch.Tensor]],
+                   epoch: int) -> Iterable[dict[str, torch.Tensor]]:
+    """The first epoch's batches, all drawn and checked before the first step (so that
+    a bad batch is reported before any weight changes); later epochs' as they come."""
+    if epoch > 1:
+        return loader
+    batches = list(loader)
+    for step, batch in enumerate(batches, 1):
+        _finite_batch(batch, epoch, step)
+    return batches
+
+
+def _check_segmentation(model: Any, loader: Any, *, epochs: Any, lr: Any, device: Any,
+                        schedule: Any, progress: Any) -> torch.device:
+    """The checks of :func:`train_segmentation`, all before any work; returns the device."""
+    positive("epochs", epochs, integer=True)
+    positive("lr", lr)
+    if schedule not in ("constant", "cosine"):
+        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
+    show_progress(progress)  # TypeError before any work
+    trainable(model)
+    lr_fits("lr", lr, model.parameters())
+    if schedule == "cosine" and not isinstance(loader, Sized):
+        raise TypeError("schedule='cosine' needs a loader with a length (a DataLoader or list)")
+    return as_device("device", device) or next(model.parameters()).device
 
 
 def train_segmentation(model: torch.nn.Module, loader: Iterable[dict[str, torch.Tensor]],
@@ -89,31 +134,29 @@ def train_segmentation(model: torch.nn.Module, loader: Iterable[dict[str, torch.
     and the environment variable ``PR_UTILS_PROGRESS`` is not ``0``
     (:func:`pr_utils.runtime.show_progress`).
 
-    Raises ``ValueError`` for images with NaN or inf, and ``FloatingPointError``
-    naming the epoch and batch as soon as the loss is not finite (a diverging
-    learning rate, say), instead of training on to a model of NaNs.
+    Raises ``ValueError`` for images with NaN or inf (the first epoch's batches are
+    all drawn and checked before the first step, so they are held in memory
+    together), for a model without parameters or with non-finite ones, and
+    ``FloatingPointError`` naming the epoch and batch as soon as the loss is not
+    finite (a diverging learning rate, say), instead of training on to a model of NaNs.
     """
-    positive("epochs", epochs, integer=True)
-    positive("lr", lr)
-    if schedule not in ("constant", "cosine"):
-        raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
-    show_progress(progress)  # TypeError before any work
-    device = device or next(model.parameters()).device
+    device = _check_segmentation(model, loader, epochs=epochs, lr=lr, device=device,
+                                 schedule=schedule, progress=progress)
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     scheduler = None
     if schedule == "cosine":
-        if not isinstance(loader, Sized):
-            raise TypeError("schedule='cosine' needs a loader with a length (a DataLoader or list)")
+        assert isinstance(loader, Sized)  # checked
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, epochs * len(loader))
     history: dict[str, list[float]] = {"loss": [], "seconds": []}
     bar = progress_bar(range(1, epochs + 1), progress=progress)
     for epoch in bar:
         model.train()
         start, total, count = time.perf_counter(), 0.0, 0
-        for step, batch in enumerate(loader, 1):
+        for step, batch in enumerate(_epoch_batches(loader, epoch), 1):
+            if epoch > 1:
+                _finite_batch(batch, epoch, step)
             x, y = batch["image"].to(device), batch["label"].to(device)
-            _finite_batch(x, epoch, step)
             optimizer.zero_grad()
             loss = loss_fn(model(x), y)
             if not bool(torch.isfinite(loss)):
@@ -148,6 +191,8 @@ def predict_slices(model: torch.nn.Module, images: Any, *, batch_size: int = 16,
     """
     from monai.inferers.inferer import SliceInferer
 
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     x = torch.as_tensor(np.asarray(images, dtype=np.float32))
     if x.ndim != 4:
         raise ValueError(f"images must have shape (N, C, X, Y), got {tuple(x.shape)}")
@@ -156,7 +201,9 @@ def predict_slices(model: torch.nn.Module, images: Any, *, batch_size: int = 16,
     positive("batch_size", batch_size, integer=True)
     if flip_axis not in (None, 1, 2):
         raise ValueError(f"flip_axis must be None, 1 or 2, got {flip_axis!r}")
-    device = device or next(model.parameters()).device
+    parameter = next(model.parameters(), None)
+    device = as_device("device", device) or (parameter.device if parameter is not None
+                                             else torch.device("cpu"))
     model.eval()
     # (1, C, N, X, Y): one volume whose first spatial axis runs over the slices
     volume = x.transpose(0, 1)[None]
@@ -264,11 +311,17 @@ def add_lesions(image: Any, region: Any, *, n: int, radius: tuple[float, float] 
         raise ValueError(f"image and region must share a 2-D or 3-D shape, got {img.shape} "
                          f"and {reg.shape}")
     positive("n", n, integer=True)
-    if not 0 < radius[0] <= radius[1]:
+    if not isinstance(radius, (tuple, list)) or len(radius) != 2:
+        raise TypeError(f"radius must be a pair (low, high) of voxel radii, got {radius!r}")
+    if not 0 < number("radius", radius[0]) <= number("radius", radius[1]):
         raise ValueError(f"radius must be (low, high) with 0 < low <= high, got {radius}")
+    number("intensity", intensity)
     candidates = np.argwhere(reg)
     if len(candidates) == 0:
         raise ValueError("region is empty")
+    if n > len(candidates):
+        raise ValueError(f"n={n} lesions need as many distinct centres, but region holds "
+                         f"only {len(candidates)} voxels")
     rng = np.random.default_rng(seed)
     grids = np.indices(img.shape, dtype=np.float32)
     lesions = np.zeros(img.shape, dtype=bool)

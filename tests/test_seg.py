@@ -50,15 +50,46 @@ def test_slice_items_rejects_bad_input() -> None:
         seg.slice_items(image, labels, [])
 
 
+def test_slice_items_rejects_what_it_used_to_coerce() -> None:
+    image, labels = volume()
+    fractional = labels.astype(np.float32)
+    fractional[3, 2, 1] = 1.7  # was silently truncated to 1
+    with pytest.raises(ValueError, match=r"labels must hold whole-number class labels, got 1\.7"):
+        seg.slice_items(image, fractional, [1])
+    negative = labels.astype(np.int64)
+    negative[0, 0, 5] = -1  # was kept, and broke the loss later
+    with pytest.raises(ValueError, match="labels must hold non-negative class labels, got -1"):
+        seg.slice_items(image, negative, [1])
+    with pytest.raises(TypeError, match=r"indices must hold ints \(slice numbers\), got 2.7"):
+        seg.slice_items(image, labels, [1, 2.7])  # was silently slice 2
+    with pytest.raises(TypeError, match="indices must hold ints"):
+        seg.slice_items(image, labels, np.array([1.0, 2.0]))
+    with pytest.raises(TypeError, match="context must be a non-negative int"):
+        seg.slice_items(image, labels, [1], context=1.0)  # type: ignore[arg-type]
+
+
+def test_slice_items_accepts_numpy_integers_and_whole_float_labels() -> None:
+    image, labels = volume()
+    expected = seg.slice_items(image, labels, [1, 4], context=1)
+    for got in (seg.slice_items(image, labels, np.array([1, 4]), context=np.int64(1)),
+                seg.slice_items(image, labels.astype(np.float64), [np.int32(1), 4], context=1)):
+        for a, b in zip(expected, got, strict=True):
+            assert all(np.array_equal(a[k], b[k]) and a[k].dtype == b[k].dtype for k in a)
+
+
 class Threshold(nn.Module):
-    """A 'network' with one learnable parameter that segments bright pixels."""
+    """A 'network' scoring each pixel ``scale * x + offset`` for class 1 (minus that for
+    class 0). It starts by calling every pixel background and must learn from the
+    labels that bright pixels (above 0.5) are class 1."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.scale = nn.Parameter(torch.tensor(0.1))
+        self.scale = nn.Parameter(torch.tensor(0.0))
+        self.offset = nn.Parameter(torch.tensor(-1.0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([-self.scale * (x - 0.5), self.scale * (x - 0.5)], dim=1)
+        score = self.scale * x + self.offset
+        return torch.cat([-score, score], dim=1)
 
 
 def test_train_and_predict_segmentation() -> None:
@@ -67,6 +98,8 @@ def test_train_and_predict_segmentation() -> None:
     batches = [{"image": torch.tensor(np.stack([it["image"] for it in items])),
                 "label": torch.tensor(np.stack([it["label"] for it in items]))}]
     model = Threshold()
+    truth = np.moveaxis(labels, -1, 0)
+    assert not seg.predict_slices(model, batches[0]["image"].numpy()).any()  # untrained: all 0
 
     def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return nn.functional.cross_entropy(logits, y[:, 0])
@@ -75,7 +108,11 @@ def test_train_and_predict_segmentation() -> None:
     assert history["loss"][-1] < history["loss"][0] and len(history["seconds"]) == 20
     pred = seg.predict_slices(model, batches[0]["image"].numpy())
     assert pred.shape == (6, 12, 10)
-    assert np.array_equal(pred, np.moveaxis(labels, -1, 0))
+    # Pixel accuracy measured 0.899-0.931 (untrained 0.47-0.52, the background share)
+    # over volume seeds 0-4 with 1 and 4 threads; the learned threshold -offset/scale
+    # was 0.400-0.426 (the labels' is 0.5), the loss fell from 1.10-1.19 to 0.21-0.23.
+    assert (pred == truth).mean() > 0.85
+    assert 0.3 < float(-model.offset.detach() / model.scale.detach()) < 0.6
     with pytest.raises(ValueError, match=r"\(N, C, X, Y\)"):
         seg.predict_slices(model, np.zeros((2, 12, 10)))
     with pytest.raises(ValueError, match="flip_axis"):
@@ -136,23 +173,35 @@ def test_cosine_schedule_ends_at_zero_learning_rate() -> None:
                 "label": torch.tensor(np.stack([it["label"] for it in items[i:i + 2]]))}
                for i in range(0, 6, 2)]
     model = Threshold()
-    seen: list[float] = []
 
     def loss_fn(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        seen.append(float(model.scale.detach()))
         return nn.functional.cross_entropy(logits, y[:, 0])
 
-    seg.train_segmentation(model, batches, loss_fn, epochs=2, lr=0.5, schedule="cosine",
-                           progress=False)
-    before_last = model.scale.detach().clone()
-    assert len(seen) == 6
+    def rates(schedule: str) -> list[float]:
+        """The learning rate of each of the 6 Adam steps (2 epochs of 3 batches)."""
+        seen: list[float] = []
+        original_step = torch.optim.Adam.step
+
+        def spy(self: torch.optim.Adam, *args: object, **kwargs: object) -> object:
+            seen.append(self.param_groups[0]["lr"])
+            return original_step(self, *args, **kwargs)
+
+        torch.optim.Adam.step = spy  # type: ignore[method-assign,assignment]
+        try:
+            seg.train_segmentation(model, batches, loss_fn, epochs=2, lr=0.5, schedule=schedule,
+                                   progress=False)
+        finally:
+            torch.optim.Adam.step = original_step  # type: ignore[method-assign]
+        return seen
+
+    # step k of 6 at 0.5 (1 + cos(pi k / 6)) / 2: from 0.5 down to 0.034, heading for 0
+    cosine = [0.25 * (1 + np.cos(np.pi * k / 6)) for k in range(6)]
+    assert np.allclose(rates("cosine"), cosine)
+    assert rates("constant") == [0.5] * 6  # the same spy sees a constant rate
     with pytest.raises(ValueError, match="schedule must be"):
         seg.train_segmentation(model, batches, loss_fn, epochs=1, schedule="step")
     with pytest.raises(TypeError, match="length"):
         seg.train_segmentation(model, iter(batches), loss_fn, epochs=1, schedule="cosine")
-    # the last step was taken at a rate of (1 + cos(5 pi / 6)) / 2 * 0.5, the steps shrink
-    steps = np.abs(np.diff([*seen, float(before_last)]))
-    assert steps[-1] < steps[0]
 
 
 def test_train_segmentation_stops_on_nan_images_and_diverging_loss() -> None:
@@ -178,6 +227,68 @@ def test_train_segmentation_stops_on_nan_images_and_diverging_loss() -> None:
                                progress=False)
     with pytest.raises(ValueError, match="NaN or inf"):
         seg.predict_slices(Threshold(), bad.numpy())
+
+
+def test_train_segmentation_checks_the_first_epoch_before_any_step() -> None:
+    # NaN in the second batch: before, the first batch had already changed the weights.
+    image, labels = volume()
+    items = seg.slice_items(image, labels, range(6))
+    x = torch.tensor(np.stack([it["image"] for it in items]))
+    y = torch.tensor(np.stack([it["label"] for it in items]))
+    bad = x[3:].clone()
+    bad[1, 0, 2, 2] = float("inf")
+    model = Threshold()
+    before = [p.detach().clone() for p in model.parameters()]
+
+    def ce(logits: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(logits, t[:, 0])
+
+    loader = [{"image": x[:3], "label": y[:3]}, {"image": bad, "label": y[3:]}]
+    with pytest.raises(ValueError, match="epoch 1, batch 2: the images contain NaN or inf"):
+        seg.train_segmentation(model, loader, ce, epochs=1, lr=0.5, progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    with pytest.raises(TypeError, match="epoch 1, batch 1: the loader must yield dicts"):
+        seg.train_segmentation(model, [(x, y)], ce, epochs=1, progress=False)
+
+
+@pytest.mark.parametrize("model, lr, error, message", [
+    (nn.Identity(), 1e-3, ValueError, r"model \(Identity\) has no parameters to train"),
+    ("net", 1e-3, TypeError, r"model must be a torch\.nn\.Module"),
+    (None, float("inf"), ValueError, "lr must be a finite positive number, got inf"),
+    (None, 1e300, ValueError, r"lr=1e\+300 does not fit the model's torch\.float32"),
+    ("nan", 1e-3, ValueError, "model parameter 'offset' holds NaN or inf before training"),
+])
+def test_train_segmentation_rejects_unusable_models_and_rates(
+        model: object, lr: float, error: type[Exception], message: str) -> None:
+    image, labels = volume()
+    items = seg.slice_items(image, labels, range(2))
+    batches = [{"image": torch.tensor(np.stack([it["image"] for it in items])),
+                "label": torch.tensor(np.stack([it["label"] for it in items]))}]
+    if model is None or model == "nan":
+        model_ = Threshold()
+        if model == "nan":
+            with torch.no_grad():
+                model_.offset.fill_(float("nan"))
+        model = model_
+    with pytest.raises(error, match=message):
+        seg.train_segmentation(model, batches, lambda a, b: a.sum(), epochs=1,  # type: ignore[arg-type]
+                               lr=lr, progress=False)
+
+
+def test_segmentation_names_an_unknown_or_missing_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    images = np.zeros((2, 1, 4, 4), dtype=np.float32)
+    batches = [{"image": torch.tensor(images), "label": torch.zeros(2, 1, 4, 4, dtype=torch.long)}]
+    with pytest.raises(ValueError, match="device must name a torch device such as 'cpu' or "
+                                         "'cuda', got 'gpu'"):
+        seg.predict_slices(Threshold(), images, device="gpu")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="device must name a torch device"):
+        seg.train_segmentation(Threshold(), batches, lambda a, b: a.sum(), epochs=1,
+                               device="gpu", progress=False)  # type: ignore[arg-type]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="device is 'cuda', but no CUDA device is available"):
+        seg.predict_slices(Threshold(), images, device="cuda")  # type: ignore[arg-type]
+    # a model without parameters predicts on the CPU (it used to raise StopIteration)
+    assert seg.predict_slices(nn.Identity(), np.zeros((2, 2, 4, 4))).shape == (2, 4, 4)
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -214,6 +325,27 @@ def test_add_lesions_rejects_bad_input() -> None:
         seg.add_lesions(image, np.zeros((10, 10), bool), n=1)
     with pytest.raises(ValueError, match="radius"):
         seg.add_lesions(image, np.ones((10, 10), bool), n=1, radius=(3.0, 1.0))
+    region = np.ones((10, 10), bool)
+    with pytest.raises(TypeError, match=r"radius must be a pair \(low, high\)"):
+        seg.add_lesions(image, region, n=1, radius=2.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="intensity must be finite, got nan"):
+        seg.add_lesions(image, region, n=1, intensity=float("nan"))
+    with pytest.raises(TypeError, match="intensity must be a number"):
+        seg.add_lesions(image, region, n=1, intensity="dark")  # type: ignore[arg-type]
+    small = np.zeros((10, 10), bool)
+    small[4, 4:7] = True
+    with pytest.raises(ValueError, match="n=5 lesions need as many distinct centres, but region "
+                                         "holds only 3 voxels"):
+        seg.add_lesions(image, small, n=5)
+
+
+def test_add_lesions_accepts_numpy_scalars() -> None:
+    image = np.ones((20, 20), dtype=np.float32)
+    region = np.ones((20, 20), dtype=bool)
+    plain = seg.add_lesions(image, region, n=2, radius=(1.5, 3.0), intensity=0.35, seed=3)
+    numpy = seg.add_lesions(image, region, n=np.int64(2), radius=(np.float64(1.5), 3),
+                            intensity=np.float64(0.35), seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip(plain, numpy, strict=True))
 
 
 def test_plot_overlay() -> None:
