@@ -23,7 +23,16 @@ from linear_operator.utils.errors import NanError, NotPSDError
 from linear_operator.utils.warnings import NumericalWarning
 from matplotlib.axes import Axes
 
-from pr_utils._checks import as_float_array, as_float_tensor, positive, same_length
+from pr_utils._checks import (
+    as_device,
+    as_float_array,
+    as_float_tensor,
+    finite_tensor,
+    lr_fits,
+    number,
+    positive,
+    same_length,
+)
 from pr_utils.runtime import progress_bar, show_progress
 
 
@@ -47,14 +56,17 @@ def rbf_kernel(x1: Any, x2: Any, *, variance: float = 1.0, lengthscale: float = 
 
 
 class ExactGPModel(gpytorch.models.ExactGP):  # type: ignore[misc]
-    """Exact GP regression: constant mean and, by default, ``ScaleKernel(RBFKernel())``."""
+    """Exact GP regression: constant mean and, by default, ``ScaleKernel(RBFKernel())``.
+
+    Raises ``ValueError`` if ``train_x`` or ``train_y`` holds NaN or infinite values.
+    """
 
     def __init__(self, train_x: torch.Tensor, train_y: torch.Tensor,
                  likelihood: gpytorch.likelihoods.GaussianLikelihood,
                  kernel: gpytorch.kernels.Kernel | None = None,
                  mean: gpytorch.means.Mean | None = None) -> None:
-        as_float_tensor("train_x", train_x, ndim=(1, 2))
-        as_float_tensor("train_y", train_y, ndim=(1,))
+        finite_tensor("train_x", as_float_tensor("train_x", train_x, ndim=(1, 2)))
+        finite_tensor("train_y", as_float_tensor("train_y", train_y, ndim=(1,)))
         same_length(train_x=train_x, train_y=train_y)
         super().__init__(train_x, train_y, likelihood)
         self.mean_module = mean if mean is not None else gpytorch.means.ConstantMean()
@@ -67,16 +79,26 @@ class ExactGPModel(gpytorch.models.ExactGP):  # type: ignore[misc]
 
 class KISSGPModel(ExactGPModel):
     """Structured kernel interpolation (KISS-GP): an RBF kernel on a regular grid of
-    ``grid_size`` points, interpolated to the data (Wilson & Nickisch 2015). 1-D inputs."""
+    ``grid_size`` points, interpolated to the data (Wilson & Nickisch 2015). 1-D inputs.
+
+    ``grid_bounds`` is ``(low, high)`` with ``low < high``, by default the data's range.
+    """
 
     def __init__(self, train_x: torch.Tensor, train_y: torch.Tensor,
                  likelihood: gpytorch.likelihoods.GaussianLikelihood, grid_size: int = 1000,
                  grid_bounds: tuple[float, float] | None = None) -> None:
         positive("grid_size", grid_size, integer=True)
-        as_float_tensor("train_x", train_x, ndim=(1,))
-        bounds = grid_bounds or (float(train_x.min()), float(train_x.max()))
+        finite_tensor("train_x", as_float_tensor("train_x", train_x, ndim=(1,)))
+        bounds = (float(train_x.min()), float(train_x.max()))
+        if grid_bounds is not None:
+            if not isinstance(grid_bounds, (tuple, list)) or len(grid_bounds) != 2:
+                raise TypeError(f"grid_bounds must be a pair (low, high), got {grid_bounds!r}")
+            bounds = (number("grid_bounds", grid_bounds[0]), number("grid_bounds", grid_bounds[1]))
+            if not bounds[0] < bounds[1]:
+                raise ValueError(f"grid_bounds must be (low, high) with low < high, "
+                                 f"got {grid_bounds!r}")
         kernel = gpytorch.kernels.ScaleKernel(gpytorch.kernels.GridInterpolationKernel(
-            gpytorch.kernels.RBFKernel(), grid_size=grid_size, num_dims=1,
+            gpytorch.kernels.RBFKernel(), grid_size=int(grid_size), num_dims=1,
             grid_bounds=[bounds]))
         super().__init__(train_x, train_y, likelihood, kernel=kernel)
 
@@ -114,6 +136,43 @@ _PSD_ADVICE = ("use float64 (model.double(), likelihood.double() and float64 dat
                "TrilNaturalVariationalDistribution, which never factorises the precision")
 
 
+def _finite_training_data(model: gpytorch.models.ExactGP) -> None:
+    """Raise unless the data an exact GP conditions on (stored in it) are finite."""
+    for i, stored in enumerate(model.train_inputs or ()):
+        finite_tensor(f"the model's train_inputs[{i}]", stored)
+    if model.train_targets is not None:
+        finite_tensor("the model's train_targets", model.train_targets)
+
+
+def _check_train_gp(model: Any, likelihood: Any, x: Any, y: Any, *, iterations: Any,
+                    lr: Any, batch_size: Any, ngd_lr: Any, lr_final: Any, ngd_lr_final: Any,
+                    progress: Any) -> tuple[torch.Tensor, torch.Tensor, bool]:
+    """The checks of :func:`train_gp`, all before any work: ``x``, ``y`` and whether
+    ``model`` is an exact GP."""
+    x = finite_tensor("x", as_float_tensor("x", x, ndim=(1, 2)))
+    y = finite_tensor("y", as_float_tensor("y", y, ndim=(1,)))
+    same_length(x=x, y=y)
+    positive("iterations", iterations, integer=True)
+    positive("lr", lr)
+    exact = isinstance(model, gpytorch.models.ExactGP)
+    if not exact and not isinstance(model, gpytorch.models.ApproximateGP):
+        raise TypeError(f"model must be an ExactGP or ApproximateGP, got {type(model).__name__}")
+    if exact:
+        _finite_training_data(model)
+    lr_fits("lr", lr, [*model.parameters(), *likelihood.parameters()])
+    if exact and batch_size is not None:
+        raise ValueError("an exact GP uses all the data each step; batch_size must be None")
+    if batch_size is not None:
+        positive("batch_size", batch_size, integer=True)
+    positive("ngd_lr", ngd_lr)
+    lr_fits("ngd_lr", ngd_lr, model.parameters())
+    show_progress(progress)  # TypeError before any work
+    for name, final in (("lr_final", lr_final), ("ngd_lr_final", ngd_lr_final)):
+        if final is not None:
+            positive(name, final)
+    return x, y, exact
+
+
 def train_gp(model: gpytorch.models.GP, likelihood: gpytorch.likelihoods.Likelihood,
              x: torch.Tensor, y: torch.Tensor, *, iterations: int = 100, lr: float = 0.1,
              batch_size: int | None = None, ngd_lr: float = 0.1, lr_final: float | None = None,
@@ -143,26 +202,9 @@ def train_gp(model: gpytorch.models.GP, likelihood: gpytorch.likelihoods.Likelih
     the iteration) when the loss becomes non-finite or GPyTorch cannot factorise
     a covariance matrix (``NotPSDError``, ``NanError``, chained as the cause).
     """
-    x = as_float_tensor("x", x, ndim=(1, 2))
-    y = as_float_tensor("y", y, ndim=(1,))
-    same_length(x=x, y=y)
-    for name, value in (("x", x), ("y", y)):
-        if not bool(torch.isfinite(value).all()):
-            raise ValueError(f"{name} must be finite (no NaN or inf)")
-    positive("iterations", iterations, integer=True)
-    positive("lr", lr)
-    exact = isinstance(model, gpytorch.models.ExactGP)
-    if not exact and not isinstance(model, gpytorch.models.ApproximateGP):
-        raise TypeError(f"model must be an ExactGP or ApproximateGP, got {type(model).__name__}")
-    if exact and batch_size is not None:
-        raise ValueError("an exact GP uses all the data each step; batch_size must be None")
-    if batch_size is not None:
-        positive("batch_size", batch_size, integer=True)
-    positive("ngd_lr", ngd_lr)
-    show_progress(progress)  # TypeError before any work
-    for name, final in (("lr_final", lr_final), ("ngd_lr_final", ngd_lr_final)):
-        if final is not None:
-            positive(name, final)
+    x, y, exact = _check_train_gp(model, likelihood, x, y, iterations=iterations, lr=lr,
+                                  batch_size=batch_size, ngd_lr=ngd_lr, lr_final=lr_final,
+                                  ngd_lr_final=ngd_lr_final, progress=progress)
     model.train()
     likelihood.train()
     optimizers: list[torch.optim.Optimizer]
@@ -226,9 +268,13 @@ def predict(model: gpytorch.models.GP, likelihood: gpytorch.likelihoods.Likeliho
     """Predictive mean and variance at ``x`` (of ``y`` if ``noise``, else of ``f``).
 
     Runs in evaluation mode without gradients, in batches to bound memory.
+    Raises ``ValueError`` if ``x``, or an exact GP's stored training data, holds
+    NaN or infinite values.
     """
-    x = as_float_tensor("x", x, ndim=(1, 2))
+    x = finite_tensor("x", as_float_tensor("x", x, ndim=(1, 2)))
     positive("batch_size", batch_size, integer=True)
+    if isinstance(model, gpytorch.models.ExactGP):
+        _finite_training_data(model)
     model.eval()
     likelihood.eval()
     means, variances = [], []
@@ -273,24 +319,29 @@ def coverage(y: Any, mean: Any, var: Any, *, z: float = 1.959963984540054) -> fl
 def plot_posterior(ax: Axes, x: Any, mean: Any, var: Any, *, x_train: Any = None,
                    y_train: Any = None, samples: Any = None, label: str = "posterior mean",
                    color: str | None = None) -> None:
-    """Draw a GP's mean, its 95% band, optional sample paths and the training data."""
+    """Draw a GP's mean, its 95% band, optional sample paths and the training data
+    (give both ``x_train`` and ``y_train``, or neither)."""
     x_, m, v = (as_float_array(n, a) for n, a in (("x", x), ("mean", mean), ("var", var)))
     same_length(x=x_, mean=m, var=v)
     if np.any(v < 0):
         raise ValueError("var must be non-negative")
+    if samples is not None:
+        s = as_float_array("samples", samples, ndim=(2,))
+        if s.shape[1] != len(x_):
+            raise ValueError(f"samples must have shape (k, {len(x_)}), got {s.shape}")
+    if (x_train is None) != (y_train is None):
+        raise ValueError("give both x_train and y_train, or neither")
+    if x_train is not None:
+        xt, yt = as_float_array("x_train", x_train), as_float_array("y_train", y_train)
+        same_length(x_train=xt, y_train=yt)
     order = np.argsort(x_)
     x_, m, sd = x_[order], m[order], np.sqrt(v[order])
     line = ax.plot(x_, m, label=label, color=color)[0]
     ax.fill_between(x_, m - 1.96 * sd, m + 1.96 * sd, alpha=0.2, color=line.get_color(),
                     label="95% band", linewidth=0)
     if samples is not None:
-        s = as_float_array("samples", samples, ndim=(2,))
-        if s.shape[1] != len(order):
-            raise ValueError(f"samples must have shape (k, {len(order)}), got {s.shape}")
         ax.plot(x_, s[:, order].T, color=line.get_color(), alpha=0.35, linewidth=0.8)
-    if x_train is not None or y_train is not None:
-        xt, yt = as_float_array("x_train", x_train), as_float_array("y_train", y_train)
-        same_length(x_train=xt, y_train=yt)
+    if x_train is not None:
         ax.scatter(xt, yt, s=14, color="black", zorder=3, label="observations")
 
 
@@ -398,6 +449,50 @@ def _fit_and_predict(method: str, cfg: dict[str, Any], model: gpytorch.models.GP
     return fit_s, predict_s, mean, var, messages
 
 
+def _check_setting(key: str, value: Any) -> None:
+    """Raise unless ``value`` is a valid value of the scaling setting ``key``."""
+    if key == "dtype":
+        if value not in ("float32", "float64"):
+            raise ValueError(f"setting 'dtype' must be 'float32' or 'float64', got {value!r}")
+    elif key == "use_toeplitz":
+        if not isinstance(value, bool):
+            raise TypeError(f"setting 'use_toeplitz' must be a bool, got {value!r}")
+    elif key == "preconditioner_size":
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"setting 'preconditioner_size' must be an int >= 0, got {value!r}")
+    elif key in ("init_lengthscale", "init_noise"):
+        if value is not None:
+            positive(f"setting {key!r}", value)
+    else:  # counts are ints; step sizes and tolerances are numbers; all positive
+        integer = key in ("iterations", "grid_size", "love_rank", "inducing", "batch_size",
+                          "steps")
+        positive(f"setting {key!r}", value, integer=integer)
+
+
+def _scaling_settings(method: str, device: Any, overrides: Any
+                      ) -> tuple[dict[str, Any], dict[str, Any], torch.device]:
+    """The checked arguments of :func:`scaling_run`: its two settings dicts and device."""
+    if method not in SCALING_METHODS:
+        raise ValueError(f"method must be one of {SCALING_METHODS}, got {method!r}")
+    checked = as_device("device", device) or torch.device("cpu")
+    if method == "sklearn" and checked.type != "cpu":
+        raise ValueError(f"scikit-learn runs on the CPU only: device must be None or 'cpu' "
+                         f"for method 'sklearn', got {device!r}")
+    if overrides is not None and not isinstance(overrides, dict):
+        raise TypeError(f"overrides must be a dict or None, got {type(overrides).__name__}")
+    init = dict(SCALING_SETTINGS["all"])
+    cfg = dict(SCALING_SETTINGS.get(method, {}))
+    for key, value in (overrides or {}).items():
+        if key in init:
+            init[key] = value
+        elif key in cfg:
+            cfg[key] = value
+        else:
+            raise ValueError(f"unknown setting {key!r} for method {method!r}")
+        _check_setting(key, value)
+    return init, cfg, checked
+
+
 def scaling_run(method: str, n: int, *, device: torch.device | None = None, seed: int = 0,
                 overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Fit one method on ``n`` training points; time it and score it on held-out data.
@@ -408,20 +503,11 @@ def scaling_run(method: str, n: int, *, device: torch.device | None = None, seed
 
     ``overrides`` replaces entries of ``SCALING_SETTINGS["all"]`` or of the method's
     settings, to reproduce the traps of Chapter 1.4 (``init_lengthscale`` or
-    ``init_noise`` set to None keeps the library's default start).
+    ``init_noise`` set to None keeps the library's default start). ``device``
+    (default the CPU) must be None or the CPU for ``"sklearn"``.
     """
-    if method not in SCALING_METHODS:
-        raise ValueError(f"method must be one of {SCALING_METHODS}, got {method!r}")
-    init = dict(SCALING_SETTINGS["all"])
-    cfg = dict(SCALING_SETTINGS.get(method, {}))
-    for key, value in (overrides or {}).items():
-        if key in init:
-            init[key] = value
-        elif key in cfg:
-            cfg[key] = value
-        else:
-            raise ValueError(f"unknown setting {key!r} for method {method!r}")
-    device = device or torch.device("cpu")
+    init, cfg, device = _scaling_settings(method, device, overrides)
+    positive("n", n, integer=True)
     x, y = scaling_data(n, seed=seed)
     x_test, y_test = scaling_data(SCALING_TEST_N, seed=seed + 10_000)
     torch.manual_seed(seed)
