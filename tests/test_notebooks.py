@@ -279,13 +279,14 @@ UNTYPED = [re.compile(p, re.S | re.M) for p in (
     r"\]\([^)]*\)|<[^>\n]*>",      # link targets and HTML tags
     r"^[ \t]*#[^\n]*$",            # headings (section numbers)
     # cross-references: "page 3.4", "3.5 节"
-    r"\b(?:[Pp]ages?|[Cc]hapters?|[Ss]ections?)\s+\d+(?:\.\d+)*|\d+(?:\.\d+)*\s*节",
+    r"\b(?:[Pp]ages?|[Cc]hapters?|[Ss]ections?)\s+\d+(?:\.\d+)*(?:(?:,\s*|\s+and\s+|\s+or\s+)"
+    r"\d+(?:\.\d+)*)*|\d+(?:\.\d+)*\s*节",
 )]
 TYPED_NUMBER = re.compile(
     r"(?<![\w.])\d+(?:\.\d+)?\s?%"                           # 0.27 %, 40%
     r"|(?<![\w.])\d+(?:\.\d+)?\s?×(?!\s?\d)"                  # 12× (not 3×3, a size)
     r"|(?<![\w.])\d+(?:\.\d+)?\s+times\s+(?:faster|slower|more|less|larger|smaller|as)\b"
-    r"|(?<![\w.])\d+\.\d+(?![\w.])"                          # 0.924
+    r"|(?<![\w.])\d+\.\d+(?!\w|\.\d)"                        # 0.924, also ending a sentence
 )
 
 
@@ -306,6 +307,7 @@ def test_typed_numbers_finds_a_planted_result() -> None:
     assert typed_numbers("*12.5* ppm")
     assert not typed_numbers("A Dice of {glue:text}`dice:.3f` and $\\sigma = 0.5$ in `lr=0.01`.")
     assert not typed_numbers("See page 3.4 and {doc}`page 3.5 <ch3_5>`; a 3×3 kernel; a 95% band.")
+    assert not typed_numbers("as on pages 3.2 and 3.4.") and typed_numbers("Dice 0.93.")
     assert not typed_numbers("## 3.2 Metrics\nIn 2015 the U-Net [link](https://x.org/1.5) came.")
     assert typed_numbers("## A heading\n\nThen a Dice of 0.93 below it.")
     assert typed_numbers("```{exercise}\nShow that it reaches 0.93.\n```")
