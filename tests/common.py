@@ -1,14 +1,18 @@
 """What several test modules share: where the built site is, how a test that needs
-it (or Chromium) steps aside outside CI, and the glossary's term pairs."""
+it (or Chromium) steps aside outside CI, the glossary's term pairs, and a spy on the
+learning rate of each optimiser step."""
 
 from __future__ import annotations
 
 import itertools
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "_build" / "html"
@@ -41,3 +45,18 @@ def glossary_terms() -> list[tuple[str, str]]:
     """(English, Chinese) pairs of book/glossary.md: a term line, then its Chinese line."""
     return [(en, zh) for en, zh in itertools.pairwise(glossary_lines())
             if IS_TERM.match(en) and IS_TERM.match(zh)]
+
+
+@contextmanager
+def learning_rates(optimizer: type[torch.optim.Optimizer]) -> Iterator[list[float]]:
+    """Record the learning rate of every ``optimizer.step`` taken inside the block."""
+    seen: list[float] = []
+    step = optimizer.step
+
+    def spy(self: torch.optim.Optimizer, *args: object, **kwargs: object) -> object:
+        seen.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(optimizer, "step", spy)
+        yield seen

@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from common import learning_rates
 from matplotlib.figure import Figure
 from torch import nn
 
@@ -96,19 +97,9 @@ def test_train_classifier_augments_and_schedules() -> None:
 def test_train_classifier_cosine_schedule_ends_at_zero() -> None:
     x, y = blobs()
     model = nn.Linear(2, 2)
-    lrs: list[float] = []
-    original_step = torch.optim.SGD.step
-
-    def spy(self: torch.optim.SGD, *args: object, **kwargs: object) -> object:
-        lrs.append(self.param_groups[0]["lr"])
-        return original_step(self, *args, **kwargs)
-
-    torch.optim.SGD.step = spy  # type: ignore[method-assign,assignment]
-    try:
+    with learning_rates(torch.optim.SGD) as lrs:
         prnn.train_classifier(model, x, y, epochs=3, lr=0.2, batch_size=64, optimizer="sgd",
                               lr_schedule="cosine", progress=False)
-    finally:
-        torch.optim.SGD.step = original_step  # type: ignore[method-assign]
     steps = 3 * 4
     assert len(lrs) == steps
     expected = [0.1 * (1 + np.cos(np.pi * k / steps)) for k in range(steps)]

@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from common import learning_rates
 from torch import nn
 
 from pr_utils import seg
@@ -179,19 +180,9 @@ def test_cosine_schedule_ends_at_zero_learning_rate() -> None:
 
     def rates(schedule: str) -> list[float]:
         """The learning rate of each of the 6 Adam steps (2 epochs of 3 batches)."""
-        seen: list[float] = []
-        original_step = torch.optim.Adam.step
-
-        def spy(self: torch.optim.Adam, *args: object, **kwargs: object) -> object:
-            seen.append(self.param_groups[0]["lr"])
-            return original_step(self, *args, **kwargs)
-
-        torch.optim.Adam.step = spy  # type: ignore[method-assign,assignment]
-        try:
+        with learning_rates(torch.optim.Adam) as seen:
             seg.train_segmentation(model, batches, loss_fn, epochs=2, lr=0.5, schedule=schedule,
                                    progress=False)
-        finally:
-            torch.optim.Adam.step = original_step  # type: ignore[method-assign]
         return seen
 
     # step k of 6 at 0.5 (1 + cos(pi k / 6)) / 2: from 0.5 down to 0.034, heading for 0
