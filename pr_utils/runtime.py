@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from pr_utils._checks import INTEGERS, NUMBERS
+
 _DEVICE_TYPES = ("cpu", "cuda")
 
 
@@ -33,7 +35,7 @@ def seed_everything(seed: int = 0, *, deterministic: bool = True) -> None:
     and GPU, which is why notebooks compare only rounded or tolerance-checked
     numbers.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+    if isinstance(seed, bool) or not isinstance(seed, INTEGERS):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     if not 0 <= seed < 2**32:
         raise ValueError(f"seed must be in [0, 2**32), got {seed}")
@@ -101,8 +103,7 @@ def progress_bar(iterable: Iterable[Any], *, progress: bool | None, total: int |
     ``tqdm.auto`` would then print a ``TqdmWarning`` into the notebook.
     """
     on = show_progress(progress)
-    if (isinstance(delay, bool) or not isinstance(delay, (int, float, np.integer, np.floating))
-            or not 0 <= delay < float("inf")):
+    if isinstance(delay, bool) or not isinstance(delay, NUMBERS) or not 0 <= delay < float("inf"):
         raise ValueError(f"delay must be a number of seconds >= 0, got {delay!r}")
     if on and importlib.util.find_spec("ipywidgets") is not None:
         from tqdm.auto import tqdm
