@@ -90,7 +90,7 @@ nbval-portable: install
 execute: install
 	$(BIN)/python -m tools.notebooks execute $(NB)
 
-## make stamp: pin every setup cell to HEAD (after committing a change to pr_utils)
+## make stamp: rewrite every setup cell from its template (after changing the template)
 stamp: install
 	$(BIN)/python -m tools.notebooks stamp $(NB)
 
