@@ -135,13 +135,18 @@ def trainable(model: Any) -> None:
     """Raise unless ``model`` is a ``torch.nn.Module`` with parameters, all finite."""
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    named = list(model.named_parameters())
-    if not named:
+    if not list(model.parameters()):
         raise ValueError(f"model ({type(model).__name__}) has no parameters to train")
-    for pname, p in named:
+    finite_parameters("model", model)
+
+
+def finite_parameters(name: str, module: torch.nn.Module) -> None:
+    """Raise if a floating-point parameter of ``module`` holds NaN or inf: no learning
+    rate can repair it, and the error that training would raise later blames the step."""
+    for pname, p in module.named_parameters():
         if p.is_floating_point() and not bool(torch.isfinite(p).all()):
-            raise ValueError(f"model parameter {pname!r} holds NaN or inf before training: "
-                             "re-initialise the model (no learning rate can repair it)")
+            raise ValueError(f"{name} parameter {pname!r} holds NaN or inf before training: "
+                             f"re-initialise the {name} (no learning rate can repair it)")
 
 
 def lr_fits(name: str, lr: float, parameters: Iterable[torch.Tensor]) -> None:

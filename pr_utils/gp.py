@@ -27,6 +27,7 @@ from pr_utils._checks import (
     as_device,
     as_float_array,
     as_float_tensor,
+    finite_parameters,
     finite_tensor,
     lr_fits,
     number,
@@ -159,6 +160,8 @@ def _check_train_gp(model: Any, likelihood: Any, x: Any, y: Any, *, iterations: 
         raise TypeError(f"model must be an ExactGP or ApproximateGP, got {type(model).__name__}")
     if exact:
         _finite_training_data(model)
+    finite_parameters("model", model)
+    finite_parameters("likelihood", likelihood)
     lr_fits("lr", lr, [*model.parameters(), *likelihood.parameters()])
     if exact and batch_size is not None:
         raise ValueError("an exact GP uses all the data each step; batch_size must be None")
@@ -198,7 +201,7 @@ def train_gp(model: gpytorch.models.GP, likelihood: gpytorch.likelihoods.Likelih
     environment variable ``PR_UTILS_PROGRESS`` is not ``0``
     (:func:`pr_utils.runtime.show_progress`).
 
-    Raises ``ValueError`` for non-finite data and :class:`GPTrainingError` (naming
+    Raises ``ValueError`` for non-finite data or parameters and :class:`GPTrainingError` (naming
     the iteration) when the loss becomes non-finite or GPyTorch cannot factorise
     a covariance matrix (``NotPSDError``, ``NanError``, chained as the cause).
     """

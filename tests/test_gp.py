@@ -4,6 +4,7 @@ import pytest
 import torch
 from linear_operator.utils.errors import NanError, NotPSDError
 from matplotlib.figure import Figure
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from pr_utils import gp
 
@@ -167,14 +168,36 @@ def test_train_gp_explains_a_not_psd_covariance() -> None:
     assert isinstance(info.value.__cause__, NotPSDError)
 
 
+def test_train_gp_blames_nan_parameters_not_the_training() -> None:
+    # A parameter that is NaN before training used to be reported as "a parameter
+    # diverged at iteration 0", with advice about learning rates and jitter.
+    x, y = gp.scaling_data(200, seed=1)
+    for where in ("covar_module.raw_outputscale", "likelihood.noise_covar.raw_noise"):
+        likelihood = gpytorch.likelihoods.GaussianLikelihood()
+        model = gp.ExactGPModel(x, y, likelihood)  # the likelihood is one of its modules
+        with torch.no_grad():
+            model.get_parameter(where).fill_(float("nan"))
+        with pytest.raises(ValueError, match=rf"model parameter '{where}' holds NaN or inf "
+                                             r"before training: re-initialise the model"):
+            gp.train_gp(model, likelihood, x, y, iterations=5, progress=False)
+
+
 def test_train_gp_explains_a_nan_covariance() -> None:
+    # A parameter that becomes NaN during training (here set so after the first step).
     x, y = gp.scaling_data(200, seed=1)
     likelihood = gpytorch.likelihoods.GaussianLikelihood()
     model = gp.ExactGPModel(x, y, likelihood)
-    with torch.no_grad():
-        model.covar_module.raw_outputscale.fill_(float("nan"))
-    with pytest.raises(gp.GPTrainingError, match=r"contains NaN .* at iteration 0 ") as info:
-        gp.train_gp(model, likelihood, x, y, iterations=5, progress=False)
+
+    def poison(*_: object) -> None:
+        with torch.no_grad():
+            model.covar_module.raw_outputscale.fill_(float("nan"))
+
+    handle = register_optimizer_step_post_hook(poison)
+    try:
+        with pytest.raises(gp.GPTrainingError, match=r"contains NaN .* at iteration 1 ") as info:
+            gp.train_gp(model, likelihood, x, y, iterations=5, progress=False)
+    finally:
+        handle.remove()
     assert isinstance(info.value.__cause__, NanError)
 
 
