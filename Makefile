@@ -11,8 +11,6 @@ BIN := $(VENV)/bin
 #   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
-NBVAL_FLAGS := --nbval --nbval-current-env --nbval-cell-timeout=600 \
-	--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 NB ?=
 # Every recipe here stores or compares notebook outputs, or runs unattended:
 # pr_utils' training loops draw no progress bars (pr_utils.runtime.show_progress).
@@ -77,8 +75,12 @@ lint: install
 unit: install
 	$(BIN)/python -m pytest tests
 
+## make nbval: re-run every notebook and compare its outputs (pytest --nbval), once, the
+## way CI does: one thread per notebook (an output that holds only at the thread count
+## of the machine that stored it fails), two notebooks at a time, and with no network
+## where this machine allows a network namespace (tools/portability.py)
 nbval: install
-	$(BIN)/python -m pytest $(NBVAL_FLAGS) book
+	$(BIN)/python -m tools.portability threads1+offline --workers 2
 
 ## make nbval-portable [CONFIGS="threads1 ..."]: nbval where floating point and environment
 ## differ: 1 and 4 threads, no network, oldest and newest declared versions (tools/portability.py)

@@ -20,14 +20,20 @@ lack:
     a separate environment (``.venv-newest``) upgraded eagerly to the newest
     release of every dependency that pip may install here, torch included.
 
-Configurations combine with ``+`` (``threads1+offline`` is what CI runs after
-``make test``). ``oldest`` keeps torch at the CPU build the Makefile installs
-(``$TORCH``, default 2.13.0): PyPI's older Linux builds are CUDA builds of
-several GB. ``newest`` lets pip upgrade torch too, which on these machines is
-capped at 2.14.1 (a CUDA build, run on the CPU); elsewhere it downloads the
-newest CUDA build, which is why neither environment is part of CI. Each run's
-log goes to ``_build/portability/``; a table of configurations, results and wall
-times is printed at the end.
+Configurations combine with ``+``. ``threads1+offline`` is ``make nbval``, and so
+the notebook run of ``make test`` and CI: one run checks both that no output
+depends on the thread count of the machine that stored it and that nothing is
+downloaded, and with one thread per notebook two notebooks run at once
+(``--workers 2``, pytest-xdist, each notebook whole on one worker). Where this
+machine allows no network namespace (neither root nor unprivileged user
+namespaces), ``offline`` says so and runs with the network, except under ``CI``.
+
+``oldest`` keeps torch at the CPU build the Makefile installs (``$TORCH``, default
+2.13.0): PyPI's older Linux builds are CUDA builds of several GB. ``newest`` lets
+pip upgrade torch too, which on these machines is capped at 2.14.1 (a CUDA build,
+run on the CPU); elsewhere it downloads the newest CUDA build, which is why neither
+environment is part of CI. Each run's log goes to ``_build/portability/``; a table
+of configurations, results and wall times is printed at the end.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 LOGS = ROOT / "_build" / "portability"
 NBVAL = ["--nbval", "--nbval-current-env", "--nbval-cell-timeout=600",
-         "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", "-p", "no:cacheprovider", "book"]
+         "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", "-p", "no:cacheprovider"]
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 CONFIGS = ("threads1", "threads4", "offline", "oldest", "newest")
@@ -93,7 +99,28 @@ def build_venv(name: str, constraints: list[str] | None) -> Path:
     return python
 
 
-def command_for(parts: list[str]) -> tuple[list[str], dict[str, str]]:
+def offline_prefix() -> list[str]:
+    """The command prefix that runs a command in a network namespace with only loopback:
+    ``unshare -n`` as root, ``unshare -rn`` (a user namespace) where the kernel allows it."""
+    # Without `lo up` Jupyter kernels cannot start: they talk over 127.0.0.1.
+    lo_up = ["sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
+    if shutil.which("unshare") and shutil.which("ip"):
+        if os.geteuid() == 0:
+            return ["unshare", "-n", *lo_up]
+        if subprocess.run(["unshare", "-rn", *lo_up, "true"], capture_output=True,
+                          check=False).returncode == 0:
+            return ["unshare", "-rn", *lo_up]
+    if os.environ.get("CI"):
+        raise SystemExit("offline: CI must prove that no notebook downloads anything, but "
+                         "this machine has no network namespace (needs root or user "
+                         "namespaces, unshare and ip)")
+    print("offline: no network namespace here (needs root or user namespaces); "
+          "the notebooks run with the network", flush=True)
+    return []
+
+
+def command_for(parts: list[str], workers: int = 1,
+                paths: list[str] | None = None) -> tuple[list[str], dict[str, str]]:
     """The nbval command line and environment for one (combined) configuration."""
     env = dict(os.environ, PR_UTILS_PROGRESS="0")  # outputs hold no progress bars
     python = str(ROOT / ".venv" / "bin" / "python")
@@ -102,17 +129,15 @@ def command_for(parts: list[str]) -> tuple[list[str], dict[str, str]]:
         if part in ("threads1", "threads4"):
             env.update(dict.fromkeys(THREAD_VARS, part[-1]))
         elif part == "offline":
-            if os.geteuid() != 0 or not shutil.which("unshare"):
-                raise SystemExit("offline needs root and unshare (util-linux)")
-            # Without `lo up` Jupyter kernels cannot start: they talk over 127.0.0.1.
-            prefix = ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
+            prefix = offline_prefix()
         elif part == "oldest":
             python = str(build_venv("oldest", lower_bounds()))
         elif part == "newest":
             python = str(build_venv("newest", None))
         else:
             raise SystemExit(f"unknown configuration {part!r}; choose from {', '.join(CONFIGS)}")
-    return [*prefix, python, "-m", "pytest", *NBVAL], env
+    parallel = ["-n", str(workers), "--dist", "loadfile"] if workers > 1 else []
+    return [*prefix, python, "-m", "pytest", *NBVAL, *parallel, *(paths or ["book"])], env
 
 
 def versions(python: str) -> str:
@@ -127,11 +152,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("configs", nargs="*", default=list(CONFIGS),
                         help=f"{', '.join(CONFIGS)}, or several joined by '+'")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="notebooks run at once (pytest-xdist); use with threads1")
+    parser.add_argument("--paths", nargs="+", default=["book"],
+                        help="the notebooks (or folders) to run, with one configuration")
     args = parser.parse_args(argv)
     LOGS.mkdir(parents=True, exist_ok=True)
+    if len(args.configs) == 1:  # `make nbval`: pytest's own report, on the terminal
+        cmd, env = command_for(args.configs[0].split("+"), args.workers, args.paths)
+        print(f"== {args.configs[0]}: {versions(cmd[cmd.index('-m') - 1])}", flush=True)
+        return subprocess.run(cmd, env=env, cwd=ROOT, check=False).returncode
     rows = []
     for config in args.configs:
-        cmd, env = command_for(config.split("+"))
+        cmd, env = command_for(config.split("+"), args.workers)
         python = next(c for c in cmd if c.endswith("/python"))
         print(f"== {config}: {versions(python)}", flush=True)
         start = time.perf_counter()
