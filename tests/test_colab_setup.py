@@ -136,7 +136,7 @@ def test_setup_cell_changes_no_preinstalled_package(colab_like: dict[str, str],
     # Every import of every notebook works in the runtime the cell left behind.
     # Data shipped inside pr_utils (1.4's scaling table) is there in a non-editable install.
     loaded = subprocess.run([str(VENV / "bin" / "python"), "-c",
-                             "import pr_utils.gp as g; print(len(g.load_scaling_results()))"],
+                             "import pr_utils.scaling as s; print(len(s.load_scaling_results()))"],
                             cwd=VENV, capture_output=True, text=True)
     assert loaded.returncode == 0 and int(loaded.stdout) > 0, loaded.stderr[-1000:]
 

@@ -7,6 +7,7 @@ from matplotlib.figure import Figure
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from pr_utils import gp
+from pr_utils.scaling import scaling_data
 
 
 def test_rbf_kernel_matches_gpytorch() -> None:
@@ -64,14 +65,14 @@ def _floor(x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def test_exact_gp_training_lowers_the_loss_and_fits() -> None:
-    x, y = gp.scaling_data(600, seed=1)
+    x, y = scaling_data(600, seed=1)
     likelihood = gpytorch.likelihoods.GaussianLikelihood()
     likelihood.noise = 0.01
     model = gp.ExactGPModel(x, y, likelihood)
     model.covar_module.base_kernel.lengthscale = 0.2
     losses = gp.train_gp(model, likelihood, x, y, iterations=40, lr=0.1, progress=False)
     assert len(losses) == 40 and losses[-1] < losses[0] - 0.1  # measured drop 0.19-0.23
-    x_test, y_test = gp.scaling_data(300, seed=2)
+    x_test, y_test = scaling_data(300, seed=2)
     mean, var = gp.predict(model, likelihood, x_test)
     # RMSE / floor measured 1.055-1.132 and coverage 0.937-0.973 over data seeds
     # 1-5 with 1 and 4 threads (600 points hold ~20 per period of sin 17x)
@@ -92,7 +93,7 @@ def test_exact_gp_training_lowers_the_loss_and_fits() -> None:
 
 
 def test_svgp_fits_to_the_noise_floor_on_minibatches() -> None:
-    x, y = gp.scaling_data(2000, seed=0)
+    x, y = scaling_data(2000, seed=0)
     torch.manual_seed(0)  # q(u) starts at the prior plus a little random noise
     model = gp.SVGPModel(torch.linspace(0, 10, 64))
     model.covar_module.base_kernel.lengthscale = 0.2
@@ -102,7 +103,7 @@ def test_svgp_fits_to_the_noise_floor_on_minibatches() -> None:
     losses = gp.train_gp(model, likelihood, x, y, iterations=150, lr=0.02, lr_final=0.002,
                          batch_size=256, ngd_lr=0.1, ngd_lr_final=0.01, progress=False)
     assert len(losses) == 150
-    x_test, y_test = gp.scaling_data(1000, seed=100)
+    x_test, y_test = scaling_data(1000, seed=100)
     mean, var = gp.predict(model, likelihood, x_test)
     # RMSE / floor measured 1.022-1.038 and coverage 0.958-0.977 over seeds 0-4
     # (data, test points and q(u)'s start) with 1 and 4 threads
@@ -111,7 +112,7 @@ def test_svgp_fits_to_the_noise_floor_on_minibatches() -> None:
 
 
 def test_train_gp_rejects_bad_input() -> None:
-    x, y = gp.scaling_data(20)
+    x, y = scaling_data(20)
     likelihood = gpytorch.likelihoods.GaussianLikelihood()
     model = gp.ExactGPModel(x, y, likelihood)
     with pytest.raises(ValueError, match="lengths must match"):
@@ -127,7 +128,7 @@ def test_train_gp_rejects_bad_input() -> None:
 
 
 def test_train_gp_rejects_non_finite_data() -> None:
-    x, y = gp.scaling_data(20)
+    x, y = scaling_data(20)
     likelihood = gpytorch.likelihoods.GaussianLikelihood()
     model = gp.ExactGPModel(x, y, likelihood)
     bad_x, bad_y = x.clone(), y.clone()
@@ -141,7 +142,7 @@ def test_train_gp_rejects_non_finite_data() -> None:
 
 
 def test_train_gp_stops_at_a_non_finite_loss_and_names_the_iteration() -> None:
-    x, y = gp.scaling_data(50)
+    x, y = scaling_data(50)
     y = y * 1e20  # finite in float32, but its square overflows: the loss is inf
     likelihood = gpytorch.likelihoods.GaussianLikelihood()
     model = gp.ExactGPModel(x, y, likelihood)
@@ -156,7 +157,7 @@ def test_train_gp_stops_at_a_non_finite_loss_and_names_the_iteration() -> None:
 def test_train_gp_explains_a_not_psd_covariance() -> None:
     # A natural-gradient step above 1 overshoots: the precision of q(u) stops being
     # positive definite after two steps, and GPyTorch raises NotPSDError.
-    x, y = gp.scaling_data(200, seed=1)
+    x, y = scaling_data(200, seed=1)
     model = gp.SVGPModel(torch.linspace(0, 10, 32))
     likelihood = gpytorch.likelihoods.GaussianLikelihood()
     with pytest.raises(gp.GPTrainingError, match="not positive definite at iteration 2 ") as info:
@@ -171,7 +172,7 @@ def test_train_gp_explains_a_not_psd_covariance() -> None:
 def test_train_gp_blames_nan_parameters_not_the_training() -> None:
     # A parameter that is NaN before training used to be reported as "a parameter
     # diverged at iteration 0", with advice about learning rates and jitter.
-    x, y = gp.scaling_data(200, seed=1)
+    x, y = scaling_data(200, seed=1)
     for where in ("covar_module.raw_outputscale", "likelihood.noise_covar.raw_noise"):
         likelihood = gpytorch.likelihoods.GaussianLikelihood()
         model = gp.ExactGPModel(x, y, likelihood)  # the likelihood is one of its modules
@@ -184,7 +185,7 @@ def test_train_gp_blames_nan_parameters_not_the_training() -> None:
 
 def test_train_gp_explains_a_nan_covariance() -> None:
     # A parameter that becomes NaN during training (here set so after the first step).
-    x, y = gp.scaling_data(200, seed=1)
+    x, y = scaling_data(200, seed=1)
     likelihood = gpytorch.likelihoods.GaussianLikelihood()
     model = gp.ExactGPModel(x, y, likelihood)
 
@@ -234,7 +235,7 @@ def test_models_reject_non_finite_data_and_reversed_grids() -> None:
 
 
 def test_train_gp_and_predict_reject_what_they_used_to_accept() -> None:
-    x, y = gp.scaling_data(20)
+    x, y = scaling_data(20)
     likelihood = gpytorch.likelihoods.GaussianLikelihood()
     model = gp.ExactGPModel(x, y, likelihood)
     bad_y = y.clone()
@@ -334,83 +335,3 @@ def test_plot_posterior_draws_and_checks() -> None:
     with pytest.raises(ValueError, match="samples must have shape"):
         gp.plot_posterior(empty, x, np.zeros(10), np.ones(10), samples=np.zeros((2, 9)))
     assert not empty.lines and not empty.collections, "checked before anything is drawn"
-
-
-def test_scaling_run_scores_a_method_and_rejects_unknown_ones() -> None:
-    row = gp.scaling_run("sklearn", 300)
-    assert set(row) == {"method", "n", "fit_s", "predict_s", "rmse", "nlpd", "coverage",
-                        "numerical_warnings"}
-    # scikit-learn's L-BFGS from the book's start: RMSE measured 0.113-0.124 and
-    # coverage 0.9265-0.9495 over seeds 0-4 with 1 and 4 threads
-    assert 0.1 < row["rmse"] < 0.135 and abs(row["coverage"] - 0.95) < 0.04
-    with pytest.raises(ValueError, match="method must be one of"):
-        gp.scaling_run("magic", 100)
-    with pytest.raises(ValueError, match="unknown setting 'steps' for method 'exact'"):
-        gp.scaling_run("exact", 100, overrides={"steps": 10})
-
-
-@pytest.mark.parametrize("method, kwargs, error, message", [
-    ("sklearn", {"device": "gpu"}, ValueError, "device must name a torch device"),
-    ("exact", {"device": "gpu"}, ValueError, "device must name a torch device"),
-    ("sklearn", {"device": torch.device("meta")}, ValueError,
-     "scikit-learn runs on the CPU only: device must be None or 'cpu'"),
-    ("exact", {"device": 0}, TypeError, "device must be a torch.device"),
-    ("exact", {"overrides": {"dtype": "float17"}}, ValueError,
-     "setting 'dtype' must be 'float32' or 'float64', got 'float17'"),
-    ("kiss", {"overrides": {"iterations": 0}}, ValueError, "setting 'iterations' must be positive"),
-    ("svgp", {"overrides": {"lr": "fast"}}, TypeError, "setting 'lr' must be a number"),
-    ("kiss", {"overrides": {"use_toeplitz": 1}}, TypeError,
-     "setting 'use_toeplitz' must be a bool"),
-    ("exact", {"overrides": {"preconditioner_size": -1}}, ValueError,
-     "setting 'preconditioner_size' must be an int >= 0"),
-    ("exact", {"overrides": {"init_noise": np.inf}}, ValueError,
-     "setting 'init_noise' must be a finite positive number"),
-    ("exact", {"overrides": [("dtype", "float64")]}, TypeError, "overrides must be a dict"),
-])
-def test_scaling_run_checks_its_arguments_before_any_work(
-        method: str, kwargs: dict[str, object], error: type[Exception], message: str) -> None:
-    with pytest.raises(error, match=message):
-        gp.scaling_run(method, 50, **kwargs)  # type: ignore[arg-type]
-
-
-def test_scaling_run_settings_checker_accepts_the_books_settings_and_traps() -> None:
-    from tools.gp_scaling import TRAPS
-
-    for settings in (*gp.SCALING_SETTINGS.values(), *(t[2] for t in TRAPS.values())):
-        for key, value in settings.items():
-            gp._check_setting(key, value)
-
-
-def test_shipped_scaling_results_meet_the_chapter_targets() -> None:
-    result = gp.load_scaling_results()
-    assert result["settings"] == gp.SCALING_SETTINGS, "re-run `make gp-scaling`"
-    rows = result["rows"]
-    assert {r["method"] for r in rows} == set(gp.SCALING_METHODS)
-    at = {(r["method"], r["n"]): r for r in rows}
-    for r in rows:  # accurate, calibrated, and GPyTorch did not complain
-        assert r["rmse"] < 0.11 and abs(r["coverage"] - 0.95) < 0.02, r
-        assert r["numerical_warnings"] == [], r
-    # SVGP: 10^6 points in two minutes, within 2% of the exact GP's RMSE at the
-    # largest n both reached
-    assert at["svgp", 1_000_000]["fit_s"] <= 120
-    common = max(n for (m, n) in at if m == "exact" and ("svgp", n) in at)
-    for n in (common, 1_000_000):
-        assert at["svgp", n]["rmse"] <= 1.02 * at["exact", common]["rmse"], n
-    # KISS-GP: 10^5 points within the table's cap
-    assert at["kiss", 100_000]["fit_s"] <= result["cap_s"]
-    # LAPACK's speed: the best of the runs, n^3/3 flops each, on one core, which
-    # cannot pass 32 float64 flops per cycle at 5 GHz (two AVX-512 FMA units)
-    machine = result["machine"]
-    gflops, n_chol = machine["cholesky_gflops"], machine["cholesky_n"]
-    assert gflops == max(machine["cholesky_gflops_runs"]) and n_chol >= 1000
-    assert 0.5 < gflops < 160
-    # scikit-learn's fit factorises its n x n kernel matrix at least once, on at most
-    # all the machine's cores: no fit can take less than one such Cholesky
-    for r in rows:
-        if r["method"] == "sklearn":
-            assert r["fit_s"] > r["n"] ** 3 / 3 / (gflops * 1e9 * machine["cpu_cores"]), r
-    # the traps Chapter 1.4 quotes, each re-measured with one setting changed back
-    traps = result["traps"]
-    assert set(traps) == {"default_init", "small_preconditioner", "svgp_float32",
-                          "kiss_exact_settings"}
-    assert traps["svgp_float32"]["cause"] == "NotPSDError"

@@ -189,10 +189,10 @@ def _train_all(progress: object) -> list[list[float]]:
     """A tiny run of each training loop of pr_utils with this ``progress`` value."""
     import gpytorch
 
-    from pr_utils import gp, seg
+    from pr_utils import gp, scaling, seg
     from pr_utils import nn as prnn
 
-    x, y = gp.scaling_data(50, seed=1)
+    x, y = scaling.scaling_data(50, seed=1)
     likelihood = gpytorch.likelihoods.GaussianLikelihood()
     model = gp.ExactGPModel(x, y, likelihood)
     gp_losses = gp.train_gp(model, likelihood, x, y, iterations=3, progress=progress)  # type: ignore[arg-type]
@@ -221,10 +221,10 @@ def test_training_loops_accept_progress_none_and_train_the_same(
 def test_training_loops_reject_a_non_bool_progress(progress: object) -> None:
     import gpytorch
 
-    from pr_utils import gp, seg
+    from pr_utils import gp, scaling, seg
     from pr_utils import nn as prnn
 
-    x, y = gp.scaling_data(20, seed=1)
+    x, y = scaling.scaling_data(20, seed=1)
     likelihood = gpytorch.likelihoods.GaussianLikelihood()
     with pytest.raises(TypeError, match="progress must be a bool or None"):
         gp.train_gp(gp.ExactGPModel(x, y, likelihood), likelihood, x, y, iterations=1,

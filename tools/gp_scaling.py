@@ -3,7 +3,7 @@
     python -m tools.gp_scaling               # `make gp-scaling`, ~25 min on 2 busy cores
     python -m tools.gp_scaling --traps-only  # only the traps (~7 min), keeping the table
 
-Runs :func:`pr_utils.gp.scaling_run` for every method and size on the CPU, one
+Runs :func:`pr_utils.scaling.scaling_run` for every method and size on the CPU, one
 after the other, and writes the results to ``pr_utils/resources/gp_scaling.json``,
 which the notebook loads for the sizes it cannot afford to run itself. A method
 stops growing once one fit takes longer than ``--cap`` (100) seconds. The run also
@@ -32,7 +32,8 @@ import torch
 from scipy.linalg import cholesky
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from pr_utils.gp import SCALING_METHODS, SCALING_SETTINGS, GPTrainingError, scaling_run
+from pr_utils.gp import GPTrainingError
+from pr_utils.scaling import SCALING_METHODS, SCALING_SETTINGS, scaling_run
 
 OUT = Path(__file__).resolve().parents[1] / "pr_utils" / "resources" / "gp_scaling.json"
 SIZES = (1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
