@@ -9,6 +9,7 @@ follow GPyTorch's own examples (mean module, covariance module, ``forward``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import gpytorch
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 from linear_operator.utils.errors import NanError, NotPSDError
 from matplotlib.axes import Axes
+from torch.optim.lr_scheduler import LambdaLR
 
 from pr_utils._checks import (
     as_float_array,
@@ -169,6 +171,69 @@ def _check_train_gp(model: Any, likelihood: Any, x: Any, y: Any, *, iterations: 
     return x, y, exact
 
 
+def _half_then_geometric(iterations: int, first: float,
+                        last: float | None) -> Callable[[int], float]:
+    """The factor on a step size at each iteration, for ``LambdaLR``: 1 for the first
+    half of training, then from 1 geometrically down to ``last / first`` at the last
+    iteration (1 throughout when ``last`` is None)."""
+    decay_from = iterations // 2
+
+    def factor(i: int) -> float:
+        if last is None or i < decay_from:
+            return 1.0
+        return float((last / first) ** ((i - decay_from) / max(1, iterations - 1 - decay_from)))
+
+    return factor
+
+
+def _objective_and_optimizers(
+        model: Any, likelihood: Any, n: int, *, exact: bool, lr: float, ngd_lr: float
+) -> tuple[gpytorch.mlls.MarginalLogLikelihood, list[torch.optim.Optimizer]]:
+    """An exact GP's marginal likelihood and one Adam on all its parameters, or an
+    approximate GP's ELBO, natural-gradient steps on ``q(u)`` and Adam on the rest."""
+    if exact:
+        mll = gpytorch.mlls.ExactMarginalLogLikelihood(likelihood, model)
+        return mll, [torch.optim.Adam(model.parameters(), lr=lr)]  # includes the noise
+    mll = gpytorch.mlls.VariationalELBO(likelihood, model, num_data=n)
+    ngd = gpytorch.optim.NGD(model.variational_parameters(), num_data=n, lr=ngd_lr)
+    adam = torch.optim.Adam([*model.hyperparameters(), *likelihood.parameters()], lr=lr)
+    return mll, [ngd, adam]
+
+
+def _minibatch(x: torch.Tensor, y: torch.Tensor, batch_size: int | None,
+               generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``batch_size`` points drawn with replacement, or all of them."""
+    if batch_size is None or batch_size >= y.numel():
+        return x, y
+    idx = torch.randint(y.numel(), (batch_size,), generator=generator).to(y.device)
+    return x[idx], y[idx]
+
+
+def _step(mll: gpytorch.mlls.MarginalLogLikelihood, x: torch.Tensor, y: torch.Tensor,
+          optimizers: list[torch.optim.Optimizer]) -> float:
+    """The loss at ``(x, y)``, then one step of each optimiser, unless the loss is
+    not finite (the parameters are then left as they were)."""
+    for optimizer in optimizers:
+        optimizer.zero_grad()
+    loss = -mll(mll.model(x), y)
+    value = float(loss.detach())
+    if math.isfinite(value):
+        loss.backward()
+        for optimizer in optimizers:
+            optimizer.step()
+    return value
+
+
+def _covariance_error(err: NotPSDError | NanError, i: int, iterations: int,
+                      dtype: torch.dtype) -> GPTrainingError:
+    """What GPyTorch's ``err`` at iteration ``i`` means, and what to change."""
+    problem = ("is not positive definite" if isinstance(err, NotPSDError)
+               else "contains NaN (a parameter diverged)")
+    return GPTrainingError(
+        f"a covariance matrix {problem} at iteration {i} (of {iterations}, dtype {dtype}; "
+        f"GPyTorch raised {type(err).__name__}). To fix it, {_PSD_ADVICE}")
+
+
 def train_gp(model: gpytorch.models.GP, likelihood: gpytorch.likelihoods.Likelihood,
              x: torch.Tensor, y: torch.Tensor, *, iterations: int = 100, lr: float = 0.1,
              batch_size: int | None = None, ngd_lr: float = 0.1, lr_final: float | None = None,
@@ -183,11 +248,11 @@ def train_gp(model: gpytorch.models.GP, likelihood: gpytorch.likelihoods.Likelih
     (``ngd_lr``), as in GPyTorch's SVGP examples: plain Adam on all parameters
     tends to explain a fast signal as noise before the variational mean has moved.
     With ``lr_final`` (``ngd_lr_final``) the Adam (natural-gradient) step shrinks
-    geometrically to that value over the second half of training, so that the
-    final parameters average over many minibatches instead of following the last
-    few: with a constant step ``ngd_lr`` the variational distribution remembers
-    only about ``batch_size / ngd_lr`` points, far fewer than ``n = 10^6``. The
-    loss is per data point, so curves of different ``n`` compare.
+    geometrically to that value over the second half of training (a ``LambdaLR``
+    schedule), so that the final parameters average over many minibatches instead
+    of following the last few: with a constant step ``ngd_lr`` the variational
+    distribution remembers only about ``batch_size / ngd_lr`` points, far fewer than
+    ``n = 10^6``. The loss is per data point, so curves of different ``n`` compare.
 
     A progress bar with the current loss appears after two seconds when
     ``progress`` is ``True``, or when it is ``None`` (the default) and the
@@ -203,58 +268,29 @@ def train_gp(model: gpytorch.models.GP, likelihood: gpytorch.likelihoods.Likelih
                                   ngd_lr_final=ngd_lr_final, progress=progress)
     model.train()
     likelihood.train()
-    optimizers: list[torch.optim.Optimizer]
-    schedules: list[tuple[torch.optim.Optimizer, float, float | None]]
-    if exact:
-        mll: gpytorch.mlls.MarginalLogLikelihood = gpytorch.mlls.ExactMarginalLogLikelihood(
-            likelihood, model)
-        adam = torch.optim.Adam(model.parameters(), lr=lr)  # includes the noise
-        optimizers = [adam]
-        schedules = [(adam, lr, lr_final)]
-    else:
-        mll = gpytorch.mlls.VariationalELBO(likelihood, model, num_data=y.numel())
-        ngd = gpytorch.optim.NGD(model.variational_parameters(), num_data=y.numel(), lr=ngd_lr)
-        adam = torch.optim.Adam([*model.hyperparameters(), *likelihood.parameters()], lr=lr)
-        optimizers = [ngd, adam]
-        schedules = [(ngd, ngd_lr, ngd_lr_final), (adam, lr, lr_final)]
-    generator = torch.Generator(device="cpu")
-    generator.manual_seed(seed)
-    decay_from = iterations // 2
+    mll, optimizers = _objective_and_optimizers(model, likelihood, y.numel(), exact=exact,
+                                                lr=lr, ngd_lr=ngd_lr)
+    sizes = [(lr, lr_final)] if exact else [(ngd_lr, ngd_lr_final), (lr, lr_final)]
+    schedulers = [LambdaLR(optimizer, _half_then_geometric(iterations, first, last))
+                  for optimizer, (first, last) in zip(optimizers, sizes, strict=True)]
+    generator = torch.Generator(device="cpu").manual_seed(seed)
     losses: list[float] = []
     bar = progress_bar(range(iterations), progress=progress)
     for i in bar:
-        if i >= decay_from:
-            frac = (i - decay_from) / max(1, iterations - 1 - decay_from)
-            for scheduled, first, last in schedules:
-                for group in scheduled.param_groups:
-                    group["lr"] = first if last is None else first * (last / first) ** frac
-        if exact or batch_size is None or batch_size >= y.numel():
-            xb, yb = x, y
-        else:
-            idx = torch.randint(y.numel(), (batch_size,), generator=generator).to(y.device)
-            xb, yb = x[idx], y[idx]
-        for optimizer in optimizers:
-            optimizer.zero_grad()
+        xb, yb = _minibatch(x, y, batch_size, generator)
         try:
-            loss = -mll(model(xb), yb)
-            loss_value = float(loss.detach())
-            if not math.isfinite(loss_value):
-                raise GPTrainingError(
-                    f"the loss became {loss_value} at iteration {i} (of {iterations}); the "
-                    f"parameters are left as they were before it. Try a smaller learning rate "
-                    f"(lr={lr}), standardised data, float64 or a larger initial noise")
-            loss.backward()
-            for optimizer in optimizers:
-                optimizer.step()
+            loss = _step(mll, xb, yb, optimizers)
         except (NotPSDError, NanError) as err:
-            problem = ("is not positive definite" if isinstance(err, NotPSDError)
-                       else "contains NaN (a parameter diverged)")
+            raise _covariance_error(err, i, iterations, x.dtype) from err
+        if not math.isfinite(loss):
             raise GPTrainingError(
-                f"a covariance matrix {problem} at iteration {i} (of {iterations}, "
-                f"dtype {x.dtype}; GPyTorch raised {type(err).__name__}). To fix it, "
-                f"{_PSD_ADVICE}") from err
-        losses.append(loss_value)
-        bar.set_postfix(loss=f"{loss_value:.4g}", refresh=False)
+                f"the loss became {loss} at iteration {i} (of {iterations}); the "
+                f"parameters are left as they were before it. Try a smaller learning rate "
+                f"(lr={lr}), standardised data, float64 or a larger initial noise")
+        for scheduler in schedulers:
+            scheduler.step()
+        losses.append(loss)
+        bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
     return losses
 
 

@@ -2,6 +2,7 @@ import gpytorch
 import numpy as np
 import pytest
 import torch
+from common import learning_rates
 from linear_operator.utils.errors import NanError, NotPSDError
 from matplotlib.figure import Figure
 from torch.optim.optimizer import register_optimizer_step_post_hook
@@ -109,6 +110,25 @@ def test_svgp_fits_to_the_noise_floor_on_minibatches() -> None:
     # (data, test points and q(u)'s start) with 1 and 4 threads
     assert gp.rmse(y_test, mean) < 1.07 * _floor(x_test, y_test)
     assert abs(gp.coverage(y_test, mean, var) - 0.95) < 0.04
+
+
+def test_train_gp_holds_each_step_for_half_the_run_then_shrinks_it_geometrically() -> None:
+    x, y = scaling_data(200, seed=1)
+    model = gp.SVGPModel(torch.linspace(0, 10, 16))
+    likelihood = gpytorch.likelihoods.GaussianLikelihood()
+    with learning_rates(torch.optim.Adam) as adam, learning_rates(gpytorch.optim.NGD) as ngd:
+        gp.train_gp(model, likelihood, x, y, iterations=9, lr=0.02, lr_final=0.002,
+                    batch_size=50, ngd_lr=0.1, ngd_lr_final=0.01, progress=False)
+    # 9 steps: the first 4 at the start value, then 5 from it down to the final one
+    for seen, first, last in ((adam, 0.02, 0.002), (ngd, 0.1, 0.01)):
+        expected = [first] * 4 + [first * (last / first) ** (k / 4) for k in range(5)]
+        assert seen[:5] == [first] * 5 and np.allclose(seen, expected, rtol=1e-12), seen
+    x, y = scaling_data(20, seed=1)
+    likelihood = gpytorch.likelihoods.GaussianLikelihood()
+    with learning_rates(torch.optim.Adam) as adam:  # no lr_final: a constant step
+        gp.train_gp(gp.ExactGPModel(x, y, likelihood), likelihood, x, y, iterations=3, lr=0.05,
+                    progress=False)
+    assert adam == [0.05] * 3
 
 
 def test_train_gp_rejects_bad_input() -> None:
