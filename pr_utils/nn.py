@@ -108,6 +108,34 @@ def _augmented(augment: Callable[[torch.Tensor], torch.Tensor], xb: torch.Tensor
     return augmented
 
 
+def _epoch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, order: torch.Tensor,
+           batch_size: int, opt: torch.optim.Optimizer,
+           scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+           augment: Callable[[torch.Tensor], torch.Tensor] | None, *, epoch: int,
+           hint: str) -> float:
+    """One pass over ``x`` in minibatches taken in ``order``, one optimiser step each;
+    the mean training loss. A non-finite loss raises before its step."""
+    model.train()
+    loss_fn = nn.CrossEntropyLoss()
+    total = 0.0
+    for batch, i in enumerate(range(0, len(x), batch_size), start=1):
+        idx = order[i:i + batch_size]
+        opt.zero_grad()
+        xb = x[idx] if augment is None else _augmented(augment, x[idx])
+        loss = loss_fn(model(xb), y[idx])
+        value = float(loss.detach())
+        if not np.isfinite(value):
+            raise FloatingPointError(f"the training loss became {value} in epoch {epoch}, "
+                                     f"minibatch {batch} ({hint}): training diverged; try a "
+                                     "smaller learning rate")
+        loss.backward()
+        opt.step()
+        if scheduler is not None:
+            scheduler.step()
+        total += value * len(idx)
+    return total / len(x)
+
+
 def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int,
                      lr: float, batch_size: int = 64, optimizer: str = "adam",
                      x_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None,
@@ -147,35 +175,16 @@ def train_classifier(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epoc
     steps = epochs * -(-len(x) // batch_size)
     scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
                  if lr_schedule == "cosine" else None)
-    loss_fn = nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(seed)
     history: dict[str, list[float]] = {"loss": []}
     if x_val is not None:
         history["val_accuracy"] = []
     bar = progress_bar(range(1, epochs + 1), progress=progress)
     for epoch in bar:
-        model.train()
         order = torch.randperm(len(x), generator=generator).to(x.device)
-        total = 0.0
-        for batch, i in enumerate(range(0, len(x), batch_size), start=1):
-            idx = order[i:i + batch_size]
-            opt.zero_grad()
-            xb = x[idx]
-            if augment is not None:
-                xb = _augmented(augment, xb)
-            loss = loss_fn(model(xb), y[idx])
-            value = float(loss.detach())
-            if not np.isfinite(value):
-                raise FloatingPointError(
-                    f"the training loss became {value} in epoch {epoch}, minibatch {batch} "
-                    f"(lr={lr}, optimizer={optimizer!r}): training diverged; "
-                    "try a smaller learning rate")
-            loss.backward()
-            opt.step()
-            if scheduler is not None:
-                scheduler.step()
-            total += value * len(idx)
-        history["loss"].append(total / len(x))
+        history["loss"].append(_epoch(model, x, y, order, batch_size, opt, scheduler, augment,
+                                      epoch=epoch,
+                                      hint=f"lr={lr}, optimizer={optimizer!r}"))
         bar.set_postfix(loss=f"{history['loss'][-1]:.4g}", refresh=False)
         if x_val is not None and y_val is not None:
             history["val_accuracy"].append(accuracy(model, x_val, y_val))
