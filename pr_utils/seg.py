@@ -115,6 +115,37 @@ def _check_segmentation(model: Any, loader: Any, *, epochs: Any, lr: Any, device
     return as_device("device", device) or next(model.parameters()).device
 
 
+def _train_epoch(model: torch.nn.Module, loader: Iterable[dict[str, torch.Tensor]],
+                 loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                 optimizer: torch.optim.Optimizer,
+                 scheduler: torch.optim.lr_scheduler.LRScheduler | None, device: torch.device,
+                 epoch: int) -> float:
+    """One pass over ``loader``, one optimiser step per batch; the mean loss per image.
+    A non-finite loss raises before its step."""
+    model.train()
+    total, count = 0.0, 0
+    for step, batch in enumerate(_epoch_batches(loader, epoch), 1):
+        if epoch > 1:
+            _finite_batch(batch, epoch, step)
+        x, y = batch["image"].to(device), batch["label"].to(device)
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        if not bool(torch.isfinite(loss)):
+            raise FloatingPointError(
+                f"epoch {epoch}, batch {step}: the loss is {float(loss.detach())}; lower the "
+                f"learning rate (now {optimizer.param_groups[0]['lr']:.3g}) or check "
+                "the loss function and labels")
+        loss.backward()  # type: ignore[no-untyped-call]
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        total += float(loss.detach()) * len(x)
+        count += len(x)
+    if count == 0:
+        raise ValueError("loader yielded no batches")
+    return total / count
+
+
 def train_segmentation(model: torch.nn.Module, loader: Iterable[dict[str, torch.Tensor]],
                        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], *,
                        epochs: int, lr: float = 1e-3, device: torch.device | None = None,
@@ -151,28 +182,9 @@ def train_segmentation(model: torch.nn.Module, loader: Iterable[dict[str, torch.
     history: dict[str, list[float]] = {"loss": [], "seconds": []}
     bar = progress_bar(range(1, epochs + 1), progress=progress)
     for epoch in bar:
-        model.train()
-        start, total, count = time.perf_counter(), 0.0, 0
-        for step, batch in enumerate(_epoch_batches(loader, epoch), 1):
-            if epoch > 1:
-                _finite_batch(batch, epoch, step)
-            x, y = batch["image"].to(device), batch["label"].to(device)
-            optimizer.zero_grad()
-            loss = loss_fn(model(x), y)
-            if not bool(torch.isfinite(loss)):
-                raise FloatingPointError(
-                    f"epoch {epoch}, batch {step}: the loss is {float(loss.detach())}; lower the "
-                    f"learning rate (now {optimizer.param_groups[0]['lr']:.3g}) or check "
-                    "the loss function and labels")
-            loss.backward()  # type: ignore[no-untyped-call]
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            total += float(loss.detach()) * len(x)
-            count += len(x)
-        if count == 0:
-            raise ValueError("loader yielded no batches")
-        history["loss"].append(total / count)
+        start = time.perf_counter()
+        history["loss"].append(_train_epoch(model, loader, loss_fn, optimizer, scheduler,
+                                            device, epoch))
         history["seconds"].append(time.perf_counter() - start)
         bar.set_postfix(loss=f"{history['loss'][-1]:.4g}", refresh=False)
     return history

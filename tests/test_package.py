@@ -1,5 +1,6 @@
 """The package installs, stays light and agrees with its own metadata."""
 
+import ast
 import subprocess
 import sys
 import tomllib
@@ -34,3 +35,19 @@ def test_torch_and_numpy_are_ranges_not_pins() -> None:
 
 def test_package_is_typed() -> None:
     assert (Path(pr_utils.__file__).parent / "py.typed").is_file()
+
+
+def test_modules_and_functions_stay_readable() -> None:
+    # at most 400 lines a module and 60 a function (from its def to its last line,
+    # docstring included), so that a student can read each helper on one screen
+    long = []
+    for path in sorted((ROOT / "pr_utils").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > 400:
+            long.append(f"{path.name}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                size = (node.end_lineno or node.lineno) - node.lineno + 1
+                if size > 60:
+                    long.append(f"{path.name}:{node.lineno} {node.name}: {size} lines")
+    assert not long, long
