@@ -16,7 +16,7 @@ NB ?=
 # pr_utils' training loops draw no progress bars (pr_utils.runtime.show_progress).
 export PR_UTILS_PROGRESS := 0
 
-.PHONY: install lock book pdf reader-notebooks translations test lint unit nbval nbval-portable execute stamp benchmark profile gp-scaling clean
+.PHONY: install lock book pdf reader-notebooks translations test lint unit check nbval nbval-portable execute stamp benchmark profile gp-scaling clean
 
 # The lock (pr_utils/resources/requirements.lock, `make lock`) holds the exact versions
 # that made the stored outputs; pyproject.toml keeps ranges (Colab keeps its builds).
@@ -73,7 +73,17 @@ lint: install
 	$(BIN)/mypy pr_utils
 
 unit: install
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests -n 2
+
+## make check: the edit loop (CONTRIBUTING.md): lint, the unit tests that need neither the
+## built site nor a fresh environment, two at a time, and `make nbval` on the notebooks
+## changed since main (committed or not); `make test` runs everything
+CHANGED = $(shell { git diff --name-only --diff-filter=d $$(git merge-base HEAD main 2>/dev/null || echo HEAD) \
+	-- 'book/*.ipynb'; git ls-files --others --exclude-standard -- 'book/*.ipynb'; } | sort -u)
+check: lint
+	$(BIN)/python -m pytest tests -n 2 -m "not site and not install"
+	$(if $(strip $(CHANGED)),$(BIN)/python -m tools.portability threads1+offline --workers 2 \
+		--paths $(CHANGED),@echo "no notebook changed since main")
 
 ## make nbval: re-run every notebook and compare its outputs (pytest --nbval), once, the
 ## way CI does: one thread per notebook (an output that holds only at the thread count

@@ -38,6 +38,8 @@ import pytest
 from tools.lock import LOCK
 from tools.notebooks import book_notebooks, head_commit, repository, setup_cell_source
 
+pytestmark = pytest.mark.install
+
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / "_build" / "colab-venv"
 # Versions in today's Colab runtime (the ones the issue names, and the libraries

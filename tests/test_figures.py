@@ -164,6 +164,7 @@ def test_output_images_parser() -> None:
     assert alt_b["alt"] == "b.png" and fig_b is None
 
 
+@pytest.mark.site
 @params
 def test_site_images_are_captioned_figures_with_alt_text(path: Path) -> None:
     if not (SITE / "index.html").is_file():

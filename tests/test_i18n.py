@@ -145,6 +145,7 @@ def built_pages(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in (root / "book").glob("*.html")}
 
 
+@pytest.mark.site
 def test_every_page_exists_in_both_editions() -> None:
     if not (SITE / "zh" / "book").is_dir():
         unavailable("the site is not built: run `make book` first")
@@ -154,6 +155,7 @@ def test_every_page_exists_in_both_editions() -> None:
     assert 'lang="zh-CN"' in html or "lang=\"zh_CN\"" in html
 
 
+@pytest.mark.site
 def test_chinese_pages_use_the_glossarys_chinese_terms() -> None:
     """Each glossary entry's Chinese term appears on some Chinese page besides the glossary."""
     if not (SITE / "zh" / "book").is_dir():
@@ -166,6 +168,7 @@ def test_chinese_pages_use_the_glossarys_chinese_terms() -> None:
     assert not unused, f"glossary terms no Chinese page uses: {unused}"
 
 
+@pytest.mark.site
 def test_chinese_pages_summarise_once() -> None:
     """The English pages' Chinese recap (小结) is dropped where the Summary is Chinese."""
     if not (SITE / "zh" / "book").is_dir():
@@ -181,6 +184,7 @@ def test_chinese_pages_summarise_once() -> None:
     assert "<strong>小结</strong>" in english, "the English edition keeps its Chinese recap"
 
 
+@pytest.mark.site
 def test_chinese_sidebar_names_the_parts_in_chinese() -> None:
     if not (SITE / "zh" / "book").is_dir():
         unavailable("the site is not built: run `make book` first")
@@ -189,6 +193,7 @@ def test_chinese_sidebar_names_the_parts_in_chinese() -> None:
     assert captions and all(CJK.search(c) for c in captions), captions
 
 
+@pytest.mark.site
 def test_chinese_search_indexes_chinese_words() -> None:
     """Sphinx splits Chinese text into words with jieba; without it, no Chinese is searchable."""
     if not (SITE / "zh" / "searchindex.js").is_file():

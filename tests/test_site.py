@@ -25,6 +25,8 @@ from common import CJK, ROOT, SITE, unavailable
 
 from tools.pdf import CHROMIUM_ARGS, cjk_fonts, page_count, toc_pages, uses_cjk_font
 
+pytestmark = pytest.mark.site
+
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 PDF = SITE / "book.pdf"
 REDIRECT = re.compile(r'http-equiv="refresh" content="0; url=([^"]+)"', re.I)
