@@ -70,7 +70,7 @@ test: book lint unit nbval
 
 lint: install
 	$(BIN)/ruff check pr_utils tests tools book
-	$(BIN)/mypy pr_utils
+	$(BIN)/mypy  # pr_utils and tools (pyproject.toml)
 
 unit: install
 	$(BIN)/python -m pytest tests -n 2

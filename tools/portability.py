@@ -177,8 +177,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   {'passed' if result.returncode == 0 else 'FAILED'} in {seconds:.0f} s: "
               f"{rows[-1][3]}", flush=True)
     print(f"\n{'configuration':<20} {'result':<7} {'seconds':>7}  pytest")
-    for config, code, seconds, tail in rows:
-        print(f"{config:<20} {'pass' if code == 0 else 'FAIL':<7} {seconds:7.0f}  {tail}")
+    for config, code, seconds, last in rows:
+        print(f"{config:<20} {'pass' if code == 0 else 'FAIL':<7} {seconds:7.0f}  {last}")
     return int(any(code != 0 for _, code, _, _ in rows))
 
 
