@@ -11,9 +11,10 @@ from common import CJK, glossary_terms
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+from tools import toc_files
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
-TOC = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
 
 
 def test_environment_yml_installs_the_package_with_every_extra() -> None:
@@ -35,15 +36,6 @@ def test_environment_yml_installs_the_package_with_every_extra() -> None:
     assert Version(python) in SpecifierSet(pyproject["project"]["requires-python"]), python
     assert python == pyproject["tool"]["mypy"]["python_version"], python
     assert pyproject["tool"]["ruff"]["target-version"] == "py" + python.replace(".", "")
-
-
-def toc_files() -> list[str]:
-    files = [TOC["root"]]
-    for part in TOC.get("parts", []):
-        for chapter in part["chapters"]:
-            files.append(chapter["file"])
-            files.extend(s["file"] for s in chapter.get("sections", []))
-    return files
 
 
 def test_every_toc_entry_exists_and_every_page_is_in_the_toc() -> None:

@@ -35,6 +35,8 @@ import yaml
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
+from tools import read_toc
+
 ROOT = Path(__file__).resolve().parents[1]
 LANGUAGE = "zh_CN"
 LOCALES = ROOT / "book" / "locales"
@@ -245,7 +247,7 @@ def translated_toc(into: Path) -> Path:
     sphinx-external-toc adds the sidebar's captions after Sphinx has translated
     the page, so they are translated here, in the table of contents itself.
     """
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    toc = read_toc()
     catalog = read(CATALOGUES / f"{toc['root']}.po")
     words = {str(m.id): str(m.string) for m in catalog if m.id and m.string and not m.fuzzy}
     for part in toc.get("parts", []):

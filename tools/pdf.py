@@ -34,11 +34,9 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-import yaml
+from tools import ROOT, TOC, toc_files
 
-ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "_build" / "html"
 OUT_NAME = "book.pdf"
 SCALE = 0.8  # the site's 16 px text at 80 %: a book's type size on A4
@@ -125,23 +123,9 @@ def chromium_path() -> str | None:
     return next((p for p in map(shutil.which, names) if p), None)
 
 
-def toc_pages(toc: Path = ROOT / "_toc.yml") -> list[str]:
+def toc_pages(toc: Path = TOC) -> list[str]:
     """The book's pages in reading order, as site paths (``book/intro.html``)."""
-    data = yaml.safe_load(toc.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or "root" not in data:
-        raise ValueError(f"{toc}: no `root` entry")
-    files = [str(data["root"])]
-
-    def walk(entries: list[dict[str, Any]]) -> None:
-        for entry in entries:
-            if "file" in entry:
-                files.append(str(entry["file"]))
-            walk(entry.get("sections", []))
-
-    for part in data.get("parts", []):
-        walk(part.get("chapters", []))
-    walk(data.get("chapters", []))
-    return [re.sub(r"\.(md|ipynb)$", "", f) + ".html" for f in files]
+    return [re.sub(r"\.(md|ipynb)$", "", f) + ".html" for f in toc_files(toc)]
 
 
 def page_count(pdf: bytes) -> int:
