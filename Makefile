@@ -10,6 +10,7 @@ BIN := $(VENV)/bin
 # otherwise pip resolves pr_utils' `torch>=2.8` to a multi-GB CUDA build. Elsewhere:
 #   make test TORCH_INDEX=https://download.pytorch.org/whl/cpu
 TORCH ?= torch==2.13.0
+export TORCH  # to tools.lock and tools.portability (tools/__init__.py: the same default)
 TORCH_INDEX ?=
 NB ?=
 # Every recipe here stores or compares notebook outputs, or runs unattended:

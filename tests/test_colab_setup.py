@@ -35,6 +35,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tools import TORCH
 from tools.lock import LOCK
 from tools.notebooks import book_notebooks, head_commit, repository, setup_cell_source
 
@@ -47,7 +48,6 @@ VENV = ROOT / "_build" / "colab-venv"
 COLAB = ["numpy==2.1.3", "pandas==2.2.3", "requests==2.32.4", "scikit-learn==1.6.1",
          "statsmodels==0.14.6", "nibabel==5.4.2", "scipy==1.15.3", "matplotlib==3.10.0",
          "tqdm==4.67.1", "ipykernel==6.17.1"]  # tqdm, second to last, comes from a URL
-TORCH = os.environ.get("TORCH", "torch==2.13.0")
 TORCH_INDEX = os.environ.get("TORCH_INDEX", "")
 
 

@@ -1,10 +1,12 @@
 """Authoring tools for the book: re-execute notebooks cleanly, time them.
 
-What several tools (and the tests) share is written here once: the table of contents.
+What several tools (and the tests) share is written here once: the torch they install,
+the thread variables they set, the table of contents.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,13 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 TOC = ROOT / "_toc.yml"
+# torch goes in first as the CPU build (else pip pulls a CUDA one): the Makefile's TORCH,
+# which it exports to the tools, or this default, also the Makefile's (tests/test_project).
+TORCH_DEFAULT = "torch==2.13.0"
+TORCH = os.environ.get("TORCH", TORCH_DEFAULT)
+# The BLAS/OpenMP thread counts that move the last digits (tools.portability, tools.margins).
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+               "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 
 
 def read_toc(path: Path = TOC) -> dict[str, Any]:

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import nbformat
 
+from tools import THREAD_VARS
 from tools.notebooks import CELL_TIMEOUT_S, ROOT, run
 
 SEED_CALLS = re.compile(r"\b(seed_everything|manual_seed|default_rng)\(0\)|\brandom_state=0\b")
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def reseed(nb: nbformat.NotebookNode, seed: int) -> int:

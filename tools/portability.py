@@ -28,8 +28,8 @@ downloaded, and with one thread per notebook two notebooks run at once
 machine allows no network namespace (neither root nor unprivileged user
 namespaces), ``offline`` says so and runs with the network, except under ``CI``.
 
-``oldest`` keeps torch at the CPU build the Makefile installs (``$TORCH``, default
-2.13.0): PyPI's older Linux builds are CUDA builds of several GB. ``newest`` lets
+``oldest`` keeps torch at the CPU build the Makefile installs (``$TORCH``, see
+``tools.TORCH``): PyPI's older Linux builds are CUDA builds of several GB. ``newest`` lets
 pip upgrade torch too, which on these machines is capped at 2.14.1 (a CUDA build,
 run on the CPU); elsewhere it downloads the newest CUDA build, which is why neither
 environment is part of CI. Each run's log goes to ``_build/portability/``; a table
@@ -48,14 +48,12 @@ import time
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tools import ROOT, THREAD_VARS, TORCH
+
 LOGS = ROOT / "_build" / "portability"
 NBVAL = ["--nbval", "--nbval-current-env", "--nbval-cell-timeout=600",
          "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", "-p", "no:cacheprovider"]
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-               "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 CONFIGS = ("threads1", "threads4", "offline", "oldest", "newest")
-TORCH = os.environ.get("TORCH", "torch==2.13.0")
 
 
 def lower_bounds() -> list[str]:
