@@ -19,7 +19,7 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from tools.notebooks import book_notebooks, head_commit, setup_cell_source
+from tools.notebooks import BUDGET_S, book_notebooks, head_commit, setup_cell_source
 from tools.reader_notebooks import (
     RAW_DIRECTIVE,
     RAW_ROLE,
@@ -37,7 +37,6 @@ from tools.reader_notebooks import (
 
 NOTEBOOKS = book_notebooks()
 GLUE_ROLE = re.compile(r"\{glue(?::text)?\}`(?P<key>[^`:]+)(?::(?P<spec>[^`]*))?`")
-BUDGET_S = 60
 
 
 @pytest.fixture(scope="module")
