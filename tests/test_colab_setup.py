@@ -35,6 +35,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from pr_utils.runtime import PROGRESS_ENV
 from tools import TORCH
 from tools.lock import LOCK
 from tools.notebooks import book_notebooks, head_commit, repository, setup_cell_source
@@ -144,7 +145,7 @@ def test_setup_cell_changes_no_preinstalled_package(colab_like: dict[str, str],
 
     imports = notebook_imports()
     assert any("pr_utils" in line for line in imports) and any("monai" in line for line in imports)
-    env = dict(os.environ, MPLBACKEND="Agg", PR_UTILS_PROGRESS="0")
+    env = {**os.environ, "MPLBACKEND": "Agg", PROGRESS_ENV: "0"}
     result = subprocess.run([str(VENV / "bin" / "python"), "-c", "\n".join(imports)], env=env,
                             cwd=VENV, capture_output=True, text=True)
     assert result.returncode == 0, f"imports failed:\n{result.stderr[-2000:]}"

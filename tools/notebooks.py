@@ -196,8 +196,10 @@ def run(nb: nbformat.NotebookNode, path: Path, record_timing: bool = False,
     With ``record_timing`` each code cell's ``metadata.execution`` keeps its start and
     end times (``cell_seconds`` reads them; ``clean`` drops them before writing).
     """
+    from pr_utils.runtime import PROGRESS_ENV  # not at the top: pr_utils imports torch
+
     os.environ.setdefault("PYTHONHASHSEED", "0")
-    os.environ["PR_UTILS_PROGRESS"] = "0"  # no progress bars in outputs (pr_utils.runtime)
+    os.environ[PROGRESS_ENV] = "0"  # no progress bars in outputs
     client = NotebookClient(
         nb,
         kernel_name="python3",

@@ -120,7 +120,9 @@ def offline_prefix() -> list[str]:
 def command_for(parts: list[str], workers: int = 1,
                 paths: list[str] | None = None) -> tuple[list[str], dict[str, str]]:
     """The nbval command line and environment for one (combined) configuration."""
-    env = dict(os.environ, PR_UTILS_PROGRESS="0")  # outputs hold no progress bars
+    from pr_utils.runtime import PROGRESS_ENV  # not at the top: pr_utils imports torch
+
+    env = {**os.environ, PROGRESS_ENV: "0"}  # outputs hold no progress bars
     python = str(ROOT / ".venv" / "bin" / "python")
     prefix: list[str] = []
     for part in parts:
