@@ -10,11 +10,7 @@ run; on a machine without Chromium or without a built site it skips and says why
 
 from __future__ import annotations
 
-import functools
-import http.server
 import re
-import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlparse
@@ -23,7 +19,15 @@ import pytest
 import yaml
 from common import CJK, ROOT, SITE, unavailable
 
-from tools.pdf import CHROMIUM_ARGS, cjk_fonts, page_count, toc_pages, uses_cjk_font
+from tools.pdf import (
+    CHROMIUM_ARGS,
+    chromium_path,
+    cjk_fonts,
+    page_count,
+    serve,
+    toc_pages,
+    uses_cjk_font,
+)
 
 pytestmark = pytest.mark.site
 
@@ -67,26 +71,12 @@ ARTICLE_BLOCKS_JS = """() => {
 }"""
 
 
-def chromium_path() -> str | None:
-    names = ("chromium", "chromium-browser", "google-chrome")
-    return next((p for p in map(shutil.which, names) if p), None)
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
     if not (SITE / "index.html").is_file():
         unavailable("the site is not built: run `make book` first")
-    handler = functools.partial(QuietHandler, directory=str(SITE))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
+    with serve(SITE) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
