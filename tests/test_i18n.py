@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import editions  # book/_ext, Sphinx's extension folder (pyproject's pythonpath)
 import pytest
 from babel.messages.catalog import Catalog
 from common import CJK, ROOT, SITE, glossary_term_lines, glossary_terms, unavailable
@@ -15,8 +16,6 @@ from common import CJK, ROOT, SITE, glossary_term_lines, glossary_terms, unavail
 from tools import i18n
 
 CATALOGUES = sorted(i18n.CATALOGUES.rglob("*.po"))
-sys.path.insert(0, str(ROOT / "book" / "_ext"))
-import editions  # noqa: E402  (book/_ext is Sphinx's extension folder, not a package)
 
 
 def test_one_catalogue_per_page_of_the_book() -> None:
