@@ -35,9 +35,8 @@ import yaml
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
-from tools import read_toc
+from tools import ROOT, read_toc
 
-ROOT = Path(__file__).resolve().parents[1]
 LANGUAGE = "zh_CN"
 LOCALES = ROOT / "book" / "locales"
 CATALOGUES = LOCALES / LANGUAGE / "LC_MESSAGES"

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import nbformat
 
-from tools import THREAD_VARS
-from tools.notebooks import CELL_TIMEOUT_S, ROOT, run
+from tools import ROOT, THREAD_VARS
+from tools.notebooks import CELL_TIMEOUT_S, run
 
 SEED_CALLS = re.compile(r"\b(seed_everything|manual_seed|default_rng)\(0\)|\brandom_state=0\b")
 

@@ -31,7 +31,8 @@ import nbformat
 import yaml
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parents[1]
+from tools import ROOT
+
 BOOK = ROOT / "book"
 CELL_TIMEOUT_S = 600
 BUDGET_S = 60  # per notebook, on 2 CPU cores

@@ -57,7 +57,8 @@ from typing import Any
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
+from tools import ROOT
+
 BOOK = ROOT / "book"
 BIBFILE = BOOK / "references.bib"
 SITE_SUBDIR = "_notebooks"
