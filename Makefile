@@ -17,7 +17,7 @@ NB ?=
 # pr_utils' training loops draw no progress bars (pr_utils.runtime.show_progress).
 export PR_UTILS_PROGRESS := 0
 
-.PHONY: install lock book pdf reader-notebooks translations test lint unit check nbval nbval-portable execute stamp benchmark profile gp-scaling clean
+.PHONY: install lock book pdf translations test lint unit check nbval nbval-portable execute stamp benchmark profile gp-scaling clean
 
 # The lock (pr_utils/resources/requirements.lock, `make lock`) holds the exact versions
 # that made the stored outputs; pyproject.toml keeps ranges (Colab keeps its builds).
@@ -47,14 +47,9 @@ lock: install
 book: install
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
 	$(BIN)/python -m tools.i18n build --site _build/html
-	$(BIN)/python -m tools.reader_notebooks --site _build/html
 	$(BIN)/python -m tools.pdf --site _build/html --skip-without-chromium
 	$(BIN)/python -m tools.pdf --site _build/html/zh --skip-without-chromium
 	@echo "Site built: open $(CURDIR)/_build/html/index.html"
-
-## make reader-notebooks: only the reader-ready copies, into _build/html/_notebooks
-reader-notebooks: install
-	$(BIN)/python -m tools.reader_notebooks --site _build/html
 
 ## make translations: after editing English text, bring the Chinese catalogues
 ## (book/locales/zh_CN/LC_MESSAGES) up to date and list what needs translating

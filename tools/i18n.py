@@ -272,6 +272,10 @@ def build(site: Path) -> int:
     target = site / SUBDIR
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(out / "_build" / "html", target)
+    # Its reader notebooks join the English ones, in the reader-notebooks branch's layout.
+    shutil.rmtree(site / "_notebooks" / "zh", ignore_errors=True)
+    shutil.move(target / "_notebooks" / "book", site / "_notebooks" / "zh" / "book")
+    shutil.rmtree(target / "_notebooks")
     shutil.rmtree(out)
     print(f"Chinese edition: {target}")
     return 0

@@ -131,7 +131,7 @@ def setup_cell_source(ref: str | None = None) -> str:
     """The setup cell every notebook starts with, installing pr_utils from ``ref`` of this
     repository: its branch (default) in the committed notebooks, so that they do not
     change when pr_utils does; a 40-digit commit in the published copies (at publish time,
-    tools/reader_notebooks.py), so that a reader gets the code that made the outputs."""
+    book/_ext/reader_notebooks.py), so that a reader gets the code that made the outputs."""
     url, branch = repository()
     ref = branch if ref is None else ref
     if not re.fullmatch(r"[0-9a-f]{40}", ref) and ref != branch:

@@ -6,7 +6,7 @@
 - **Launch buttons open the reader-ready notebooks.** The theme builds its
   Colab, Binder and JupyterHub links from ``repository.url`` and ``branch``,
   which would open the MyST sources (raw roles, solutions in view). CI publishes
-  the reader-ready copies that ``make book`` writes (``tools/reader_notebooks.py``)
+  the reader-ready copies that ``make book`` writes (``reader_notebooks.py``)
   to the branch named by ``reader_notebooks_branch``, in the same layout
   (``book/<page>.ipynb``, with a ``binder/`` folder), so the links only swap the branch;
   the Chinese edition's buttons open the Chinese copies, ``zh/book/<page>.ipynb``.
