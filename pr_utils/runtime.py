@@ -4,7 +4,9 @@ Every notebook runs unchanged on a laptop CPU, on CI and on a Colab GPU, so the
 device is picked here (never hard-coded as ``"cuda:0"``) and all random number
 generators are seeded from one place. The progress bars of the training loops
 (:func:`progress_bar`) are decided here too: shown to a person running a
-notebook, never stored in the book's outputs.
+notebook, never stored in the book's outputs. So are the few library warnings
+that a reader can do nothing about (:func:`quiet_library_warnings`, which
+``import pr_utils`` calls).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import random
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,6 +24,31 @@ import torch
 from pr_utils._checks import INTEGERS, NUMBERS
 
 _DEVICE_TYPES = ("cpu", "cuda")
+
+#: The libraries' warnings that the book ignores, as (category, message, module)
+#: regular expressions of :func:`warnings.filterwarnings`: each one is about a
+#: library's own code, not about anything a notebook does.
+LIBRARY_WARNINGS: tuple[tuple[type[Warning], str, str], ...] = (
+    # GPyTorch calls torch.jit.script while it is imported, which torch deprecates
+    # (a DeprecationWarning in torch 2.13, a FutureWarning from torch 2.14 on).
+    (DeprecationWarning, "`torch.jit.script` is deprecated", ""),
+    (FutureWarning, "`torch.jit.script` is deprecated", ""),
+    # KISS-GP's sparse interpolation in linear_operator calls torch APIs that torch deprecates.
+    (UserWarning, "", r"linear_operator\.utils\.(sparse|interpolation)"),
+    # MONAI 1.6's Hausdorff metric warns about an argument it passes to itself internally.
+    (FutureWarning, ".*always_return_as_numpy", ""),
+)
+
+
+def quiet_library_warnings() -> None:
+    """Ignore the warnings of :data:`LIBRARY_WARNINGS`, and only those.
+
+    ``import pr_utils`` calls it, so a notebook that imports ``pr_utils`` before
+    GPyTorch (whose import warns) shows none of them; calling it again does no
+    harm (``warnings`` keeps one copy of each filter).
+    """
+    for category, message, module in LIBRARY_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=category, module=module)
 
 
 def seed_everything(seed: int = 0, *, deterministic: bool = True) -> None:

@@ -34,6 +34,7 @@ from pr_utils.gp import (
     rmse,
     train_gp,
 )
+from pr_utils.runtime import quiet_library_warnings
 
 SCALING_METHODS = ("sklearn", "exact", "kiss", "svgp")
 SCALING_NOISE_SD = 0.1
@@ -98,12 +99,11 @@ def _fit_and_predict(method: str, cfg: dict[str, Any], model: gpytorch.models.GP
                      *, seed: int) -> tuple[float, float, torch.Tensor, torch.Tensor, list[str]]:
     with contextlib.ExitStack() as stack:
         caught = stack.enter_context(warnings.catch_warnings(record=True))
-        # Deprecation noise from linear_operator's sparse interpolation code under
-        # recent torch is dropped; GPyTorch's NumericalWarnings (CG not converged,
-        # jitter added) are recorded and returned, even under `python -W ignore`.
+        # The libraries' own deprecation noise is dropped (quiet_library_warnings);
+        # GPyTorch's NumericalWarnings (CG not converged, jitter added) are recorded
+        # and returned, even under `python -W ignore`.
+        quiet_library_warnings()
         warnings.simplefilter("always", NumericalWarning)
-        warnings.filterwarnings("ignore", category=UserWarning,
-                                module=r"linear_operator\.utils\.(sparse|interpolation)")
         if method == "kiss":
             stack.enter_context(gpytorch.settings.use_toeplitz(cfg["use_toeplitz"]))
             stack.enter_context(gpytorch.settings.eval_cg_tolerance(cfg["eval_cg_tolerance"]))

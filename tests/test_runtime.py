@@ -1,12 +1,53 @@
 import random
 import re
+import subprocess
+import sys
+import warnings
 
 import numpy as np
 import pytest
 import torch
 
 import pr_utils
-from pr_utils.runtime import PROGRESS_ENV, get_device, progress_bar, seed_everything, show_progress
+from pr_utils.runtime import (
+    LIBRARY_WARNINGS,
+    PROGRESS_ENV,
+    get_device,
+    progress_bar,
+    quiet_library_warnings,
+    seed_everything,
+    show_progress,
+)
+
+
+def test_quiet_library_warnings_ignores_those_listed_and_only_those() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.resetwarnings()
+        warnings.simplefilter("always")
+        quiet_library_warnings()
+        quiet_library_warnings()  # a second call adds no second copy of a filter
+        assert len(warnings.filters) == len(LIBRARY_WARNINGS) + 1
+        warnings.warn("`torch.jit.script` is deprecated. Please switch to ...", FutureWarning,
+                      stacklevel=1)
+        warnings.warn_explicit("MONAI's always_return_as_numpy", FutureWarning, "x.py", 1,
+                               module="monai.metrics.utils")
+        warnings.warn_explicit("an API is deprecated", UserWarning, "sparse.py", 1,
+                               module="linear_operator.utils.sparse")
+        assert caught == []
+        warnings.warn("a page's own warning", UserWarning, stacklevel=1)
+        warnings.warn("`torch.jit.script` is deprecated", UserWarning, stacklevel=1)
+        warnings.warn_explicit("an API is deprecated", UserWarning, "gp.py", 1,
+                               module="pr_utils.gp")
+    assert len(caught) == 3
+
+
+def test_importing_pr_utils_before_gpytorch_quiets_its_import() -> None:
+    """GPyTorch's import warns (torch.jit.script); `import pr_utils` first silences it."""
+    code = "import {}; import gpytorch"
+    run = [sys.executable, "-W", "error::DeprecationWarning", "-W", "error::FutureWarning", "-c"]
+    assert subprocess.run([*run, code.format("pr_utils")], capture_output=True).returncode == 0
+    bare = subprocess.run([*run, code.format("torch")], capture_output=True, text=True)
+    assert bare.returncode != 0 and "torch.jit.script" in bare.stderr  # the warning it silences
 
 
 def draw() -> tuple[float, float, torch.Tensor]:
