@@ -1,8 +1,5 @@
-"""Authoring tools for the book: re-execute notebooks cleanly, time them.
-
-What several tools (and the tests) share is written here once: the torch they install,
-the thread variables they set, the table of contents.
-"""
+"""Authoring tools for the book. What several tools (and the tests) share is written here
+once: the torch they install, the thread variables they set, the table of contents."""
 
 from __future__ import annotations
 
@@ -33,16 +30,10 @@ def read_toc(path: Path = TOC) -> dict[str, Any]:
 
 def toc_files(path: Path = TOC) -> list[str]:
     """The ``file`` entries of the table of contents in reading order (``book/intro``)."""
+    def walk(entries: list[dict[str, Any]]) -> list[str]:
+        return [name for entry in entries for name in
+                [str(entry["file"])] * ("file" in entry) + walk(entry.get("sections", []))]
+
     data = read_toc(path)
-    files = [str(data["root"])]
-
-    def walk(entries: list[dict[str, Any]]) -> None:
-        for entry in entries:
-            if "file" in entry:
-                files.append(str(entry["file"]))
-            walk(entry.get("sections", []))
-
-    for part in data.get("parts", []):
-        walk(part.get("chapters", []))
-    walk(data.get("chapters", []))
-    return files
+    parts = [chapter for part in data.get("parts", []) for chapter in part.get("chapters", [])]
+    return [str(data["root"]), *walk(parts + data.get("chapters", []))]

@@ -3,15 +3,11 @@
     python -m tools.gp_scaling               # `make gp-scaling`, ~25 min on 2 busy cores
     python -m tools.gp_scaling --traps-only  # only the traps (~7 min), keeping the table
 
-Runs :func:`pr_utils.scaling.scaling_run` for every method and size on the CPU, one
-after the other, and writes the results to ``pr_utils/resources/gp_scaling.json``,
-which the notebook loads for the sizes it cannot afford to run itself. A method
-stops growing once one fit takes longer than ``--cap`` (100) seconds. The run also
-times a float64 Cholesky factorisation, so that the notebook can draw what an exact
-GP would cost on the same machine at the BLAS's full speed, and re-measures the
-traps that Chapter 1.4 describes (``TRAPS``: one setting changed back each).
-Timings depend on the threads (``OMP_NUM_THREADS``) and on other jobs; both are
-recorded under ``machine``.
+Runs :func:`pr_utils.scaling.scaling_run` for every method and size on the CPU, in turn,
+into ``pr_utils/resources/gp_scaling.json`` (the notebook loads the sizes it cannot run);
+a method stops growing once a fit takes over ``--cap`` seconds. It times a float64
+Cholesky (what an exact GP would cost at the BLAS's full speed) and the traps Chapter 1.4
+describes (``TRAPS``), and records the threads and the load, which the timings depend on.
 """
 
 from __future__ import annotations
@@ -22,6 +18,7 @@ import os
 import platform
 import sys
 import time
+import timeit
 from pathlib import Path
 from typing import Any
 
@@ -53,17 +50,12 @@ TRAPS: dict[str, tuple[str, int, dict[str, Any]]] = {
 
 
 def cholesky_gflops(n: int = CHOLESKY_N, repeats: int = 5) -> float:
-    """GFLOP/s of a float64 Cholesky factorisation (n^3/3 flops) on one core, best of
-    ``repeats`` (one core, as in the notebook: thread settings and other jobs
-    disturb it least)."""
+    """GFLOP/s of a float64 Cholesky factorisation (n^3/3 flops), best of ``repeats``, on
+    one core as in the notebook (thread settings and other jobs disturb it least)."""
     x = np.sort(np.random.default_rng(0).uniform(0, 10, n))
     k = np.exp(-((x[:, None] - x[None, :]) ** 2) / (2 * 0.2**2)) + 0.01 * np.eye(n)
-    best = np.inf
     with threadpool_limits(1):
-        for _ in range(repeats):
-            start = time.perf_counter()
-            cholesky(k, lower=True)
-            best = min(best, time.perf_counter() - start)
+        best = min(timeit.repeat(lambda: cholesky(k, lower=True), number=1, repeat=repeats))
     return float(n**3 / 3 / best / 1e9)
 
 
@@ -75,31 +67,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--traps-only", action="store_true",
                         help="re-measure only the traps, keeping the table in --out")
     args = parser.parse_args(argv)
-    if args.traps_only:
-        result = json.loads(args.out.read_text(encoding="utf-8"))
-        result["traps"] = measure_traps()
-        args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-        print(f"wrote {args.out}")
-        return 0
-    run: dict[str, Any] = {"load_average_1min": [os.getloadavg()[0]],
-                           "cholesky_gflops": [cholesky_gflops()]}
-    rows: list[dict[str, Any]] = []
+    result = (json.loads(args.out.read_text(encoding="utf-8")) if args.traps_only
+              else measure_table(args.cap, args.out))
+    result["traps"] = measure_traps()
+    write(result, args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def measure_table(cap: float, out: Path) -> dict[str, Any]:
+    """Every method at growing n, written after each row so that a stopped run keeps them."""
+    machine: dict[str, Any] = {
+        "cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(), "torch": torch.__version__,
+        "gpytorch": gpytorch.__version__, "sklearn": sklearn.__version__,
+        "load_average_1min": [round(os.getloadavg()[0], 2)],
+        "cholesky_gflops_runs": [round(cholesky_gflops(), 2)], "cholesky_n": CHOLESKY_N}
+    result: dict[str, Any] = {"machine": machine, "settings": SCALING_SETTINGS, "cap_s": cap,
+                              "rows": []}
     for method in SCALING_METHODS:
         for n in SIZES + EXTRA_SIZES.get(method, ()):
-            row = scaling_run(method, n)
-            rows.append(row)
+            result["rows"].append(row := scaling_run(method, n))
             print(f"{method:>8} n={n:>9,}  fit {row['fit_s']:7.1f} s  "
                   f"predict {row['predict_s']:6.2f} s  RMSE {row['rmse']:.4f}  "
                   f"NLPD {row['nlpd']:+.3f}  coverage {row['coverage']:.4f}  "
                   f"warnings {row['numerical_warnings']}", flush=True)
-            run["load_average_1min"].append(os.getloadavg()[0])
-            write(args, run, rows)  # after every row, so an interrupted run keeps what it measured
-            if row["fit_s"] > args.cap:
+            machine["load_average_1min"].append(round(os.getloadavg()[0], 2))
+            write(result, out)
+            if row["fit_s"] > cap:
                 break
-    run["cholesky_gflops"].append(cholesky_gflops())
-    write(args, run, rows, measure_traps())
-    print(f"wrote {args.out}")
-    return 0
+    machine["cholesky_gflops_runs"].append(round(cholesky_gflops(), 2))
+    return result
+
+
+def write(result: dict[str, Any], out: Path) -> None:
+    machine = result["machine"]
+    # the cores were shared with other jobs: timings are upper bounds
+    machine["shared"] = max(machine["load_average_1min"]) > 0.5 * (machine["cpu_cores"] or 1)
+    # best of the runs before and after the table (contention varies)
+    machine["cholesky_gflops"] = max(machine["cholesky_gflops_runs"])
+    out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
 
 
 def measure_traps() -> dict[str, dict[str, Any]]:
@@ -110,35 +117,11 @@ def measure_traps() -> dict[str, dict[str, Any]]:
         try:
             trap["row"] = scaling_run(method, n, overrides=overrides)
         except GPTrainingError as err:
-            trap["error"] = str(err)
-            trap["cause"] = type(err.__cause__).__name__
+            trap["error"], trap["cause"] = str(err), type(err.__cause__).__name__
         trap["seconds"] = time.perf_counter() - start
         print(f"trap {name}: {trap.get('row') or trap.get('error')}", flush=True)
         traps[name] = trap
     return traps
-
-
-def write(args: argparse.Namespace, run: dict[str, Any], rows: list[dict[str, Any]],
-          traps: dict[str, dict[str, Any]] | None = None) -> None:
-    loads = run["load_average_1min"]
-    result = {
-        "machine": {"cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                    "python": platform.python_version(), "torch": torch.__version__,
-                    "gpytorch": gpytorch.__version__, "sklearn": sklearn.__version__,
-                    # the cores were shared with other jobs: timings are upper bounds
-                    "shared": max(loads) > 0.5 * (os.cpu_count() or 1),
-                    "load_average_1min": [round(v, 2) for v in loads],
-                    # best of the runs before and after the table (contention varies)
-                    "cholesky_gflops": round(max(run["cholesky_gflops"]), 2),
-                    "cholesky_gflops_runs": [round(v, 2) for v in run["cholesky_gflops"]],
-                    "cholesky_n": CHOLESKY_N},
-        "settings": SCALING_SETTINGS,
-        "cap_s": args.cap,
-        "rows": rows,
-    }
-    if traps is not None:
-        result["traps"] = traps
-    args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -2,23 +2,22 @@
 
     python -m tools.lock   # `make lock`
 
-pip resolves torch (``$TORCH``) and the package with its ``book`` and ``test`` extras
-from scratch, as on a fresh machine (``--dry-run --ignore-installed``), and its
-installation report becomes ``name==version`` lines. ``make install`` (so ``make
-book``, ``make test`` and CI) installs with this file as constraints, and the
-notebooks' setup cell uses it for what a runtime like Colab lacks, so every reader
-gets the versions that made the stored outputs. ``pyproject.toml`` keeps ranges.
-Move it forward with ``make lock`` and then ``make test``.
+pip resolves torch (``$TORCH``) and ``.[book,test]`` from scratch, as on a fresh machine
+(``--dry-run --ignore-installed``). ``make install`` (so ``make book``, ``make test`` and
+CI) installs with these pins as constraints, and the notebooks' setup cell for what a
+runtime like Colab lacks, so every reader gets the versions that made the stored outputs.
+``pyproject.toml`` keeps ranges. Move it forward with ``make lock``, then ``make test``.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from packaging.utils import canonicalize_name
 
 from tools import ROOT, TORCH
 
@@ -30,25 +29,17 @@ HEADER = """\
 """
 
 
-def resolve() -> list[str]:
-    """``name==version`` for everything pip would install on a fresh machine, sorted."""
+def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--dry-run",
                         "--ignore-installed", "--report", str(report), TORCH, "-e", ".[book,test]"],
                        check=True, cwd=ROOT)
         installs = json.loads(report.read_text(encoding="utf-8"))["install"]
-    pins = {}
-    for item in installs:
-        name = re.sub(r"[-_.]+", "-", item["metadata"]["name"]).lower()
-        if name != "pr-utils":
-            # A local label (+cpu) names one build; the lock names the release.
-            pins[name] = item["metadata"]["version"].split("+")[0]
-    return [f"{name}=={pins[name]}" for name in sorted(pins)]
-
-
-def main() -> int:
-    lines = resolve()
+    # A local label (+cpu) names one build; the lock names the release.
+    pins = {canonicalize_name(i["metadata"]["name"]): i["metadata"]["version"].split("+")[0]
+            for i in installs}
+    lines = [f"{name}=={pins[name]}" for name in sorted(pins) if name != "pr-utils"]
     LOCK.write_text(HEADER + "\n".join(lines) + "\n", encoding="utf-8")
     print(f"{LOCK.relative_to(ROOT)}: {len(lines)} packages")
     return 0
