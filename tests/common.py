@@ -1,6 +1,5 @@
-"""What several test modules share: where the built site is, how a test that needs
-it (or Chromium) steps aside outside CI, the glossary's term pairs, and a spy on the
-learning rate of each optimiser step."""
+"""What several test modules share: the built site, how a test that needs it (or Chromium)
+steps aside outside CI, the glossary's terms, a spy on each optimiser step's learning rate."""
 
 from __future__ import annotations
 
@@ -18,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "_build" / "html"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CJK = re.compile(r"[\u4e00-\u9fff]")
+IS_TERM = re.compile(r"^[^\s:]")  # in the glossary directive: a term, not a definition
 
 
 def unavailable(reason: str) -> None:
@@ -25,9 +25,6 @@ def unavailable(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{reason} (under CI this test must run)")
     pytest.skip(reason)
-
-
-IS_TERM = re.compile(r"^[^\s:]")  # in the glossary directive: a term, not a definition
 
 
 def glossary_lines() -> list[str]:
