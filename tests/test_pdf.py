@@ -1,8 +1,6 @@
-"""tools.pdf on a tiny two-page site, so the unit tests need no site build.
-
-The printing tests need Chromium; on a machine without it they skip and say why
-(under CI they must run). The book's own PDF is checked in tests/test_site.py.
-"""
+"""tools.pdf on a tiny two-page site, so that these tests need no site build. Printing needs
+Chromium: without it that test skips and says why (under CI it must run). The book's own
+PDFs are checked in tests/test_site.py."""
 
 from __future__ import annotations
 
@@ -11,64 +9,22 @@ from pathlib import Path
 import pytest
 from common import unavailable
 
-from tools.pdf import (
-    chromium_path,
-    embedded_fonts,
-    main,
-    page_count,
-    print_pages,
-    toc_pages,
-    uses_cjk_font,
-)
+from tools.pdf import chromium_path, main, page_count, print_pages, toc_pages, uses_cjk_font
 
-PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>{title}</title></head>
+PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>{0}</title></head>
 <body><div class="bd-main"><div class="bd-content"><article class="bd-article">
-<section id="top"><h1>{title}</h1>{body}</section>
-</article></div></div></body></html>"""
-
-
-def needs_chromium() -> None:
-    if chromium_path() is None:
-        reason = "Chromium not found: install Debian's `chromium` package"
-        unavailable(reason)
-    # playwright is a test dependency (pyproject's test extra): missing, the test fails.
-
-
-def tiny_site(root: Path) -> Path:
-    (root / "book").mkdir()
-    (root / "book" / "a.html").write_text(PAGE.format(
-        title="Page A",
-        body='<p>Go to <a href="b.html#later">the later section</a> of B.</p>'
-             '<p>A file of the site: <a href="../other.txt">other</a>.</p>'
-             '<details class="hide above-input"><summary>Show code</summary>'
-             '<pre>SECRET_SETUP_CODE</pre></details>',
-    ), encoding="utf-8")
-    (root / "book" / "b.html").write_text(PAGE.format(
-        title="Page B", body='<section id="later"><h2>Later</h2><p>Text.</p></section>',
-    ), encoding="utf-8")
-    (root / "other.txt").write_text("x", encoding="utf-8")
-    return root
+<section id="top"><h1>{0}</h1>{1}</section></article></div></div></body></html>"""
 
 
 def test_toc_pages_in_reading_order(tmp_path: Path) -> None:
     toc = tmp_path / "_toc.yml"
-    toc.write_text(
-        "format: jb-book\nroot: book/intro\nparts:\n"
-        "  - caption: One\n    chapters:\n      - file: book/a\n"
-        "        sections:\n          - file: book/a1.ipynb\n      - file: book/b.md\n",
-        encoding="utf-8",
-    )
+    toc.write_text("format: jb-book\nroot: book/intro\nparts:\n"
+                   "  - caption: One\n    chapters:\n      - file: book/a\n"
+                   "        sections:\n          - file: book/a1.ipynb\n      - file: book/b.md\n",
+                   encoding="utf-8")
     assert toc_pages(toc) == ["book/intro.html", "book/a.html", "book/a1.html", "book/b.html"]
-
-
-def test_toc_pages_of_the_book_start_at_the_intro() -> None:
-    pages = toc_pages()
-    assert pages[0] == "book/intro.html"
-    assert "book/glossary.html" in pages
-
-
-def test_toc_without_root_is_rejected(tmp_path: Path) -> None:
-    toc = tmp_path / "_toc.yml"
+    book = toc_pages()
+    assert book[0] == "book/intro.html" and "book/glossary.html" in book
     toc.write_text("format: jb-book\n", encoding="utf-8")
     with pytest.raises(ValueError, match="root"):
         toc_pages(toc)
@@ -78,17 +34,11 @@ def test_page_count_and_fonts_read_a_pdf() -> None:
     pdf = (b"%PDF-1.4\n1 0 obj << /Type /Pages /Count 2 >>\n2 0 obj << /Type /Page >>\n"
            b"3 0 obj <</Type/Page>>\n4 0 obj << /BaseFont /ABCDEF+NotoSansCJKsc-Regular >>\n")
     assert page_count(pdf) == 2
-    assert embedded_fonts(pdf) == {"NotoSansCJKsc-Regular"}
     assert uses_cjk_font(pdf, ["Noto Sans CJK SC"])
-    assert not uses_cjk_font(pdf, ["AR PL UMing"])
+    assert not uses_cjk_font(pdf, ["AR PL UMing", "Noto Sans CJK JP", " "])
     # Chromium embeds CJK glyphs as a Type 3 font, named only in its descriptor
-    type3 = (b"%PDF-1.4\n5 0 obj << /Type /FontDescriptor "
-             b"/FontName /AAAAAA+NotoSansCJKjp-Regular >>\n")
-    assert embedded_fonts(type3) == {"NotoSansCJKjp-Regular"}
-    assert uses_cjk_font(type3, ["Noto Sans CJK JP"])
-
-
-def test_page_count_rejects_what_is_no_pdf() -> None:
+    assert uses_cjk_font(b"%PDF-1.4\n5 0 obj << /Type /FontDescriptor "
+                         b"/FontName /AAAAAA+NotoSansCJKjp-Regular >>\n", ["Noto Sans CJK JP"])
     with pytest.raises(ValueError, match="not a PDF"):
         page_count(b"<html></html>")
 
@@ -101,10 +51,19 @@ def test_missing_pages_are_named(tmp_path: Path) -> None:
 
 
 def test_prints_two_pages_with_internal_links(tmp_path: Path) -> None:
-    needs_chromium()
-    site = tiny_site(tmp_path)
+    if chromium_path() is None:
+        unavailable("Chromium not found: install Debian's `chromium` package")
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "a.html").write_text(PAGE.format(
+        "Page A", '<p>Go to <a href="b.html#later">the later section</a> of B.</p>'
+        '<p>A file of the site: <a href="../other.txt">other</a>.</p>'
+        '<details class="hide above-input"><summary>Show code</summary><pre>SETUP</pre></details>',
+    ), encoding="utf-8")
+    (tmp_path / "book" / "b.html").write_text(PAGE.format(
+        "Page B", '<section id="later"><h2>Later</h2><p>Text.</p></section>'), encoding="utf-8")
+    (tmp_path / "other.txt").write_text("x", encoding="utf-8")
     out = tmp_path / "out" / "book.pdf"
-    n = print_pages(site, ["book/a.html", "book/b.html"], out)
+    n = print_pages(tmp_path, ["book/a.html", "book/b.html"], out)
     pdf = out.read_bytes()
     assert n == page_count(pdf) == 2  # each page of the site starts a new sheet
     # The link from A to B's section is inside the PDF, not to the local server;
