@@ -1,39 +1,24 @@
 """Re-run ``pytest --nbval`` where floating-point order and environment differ.
 
-    python -m tools.portability [CONFIG ...]   # `make nbval-portable`, default: all
+    python -m tools.portability [CONFIG ...] [--workers N] [--paths ...]  # default: all
 
-A stored output that passes only on the machine that executed it is a bug the
-next reader finds. Each configuration changes something that moves the last
-digits of optimisers, samplers and reductions, or that a reader's machine may
-lack:
-
-``threads1``, ``threads4``
-    every BLAS/OpenMP/torch thread count forced to 1, or to 4 on 2 cores;
-``offline``
-    inside a network namespace with only loopback (``unshare -n``, as root):
-    proves that no notebook touches the network;
-``oldest``
-    a separate virtual environment (``.venv-oldest``) with the *lowest* version
-    that ``pyproject.toml`` allows of every dependency (a constraints file is
-    generated from its ``>=`` bounds), torch excepted (see below);
-``newest``
-    a separate environment (``.venv-newest``) upgraded eagerly to the newest
-    release of every dependency that pip may install here, torch included.
-
-Configurations combine with ``+``. ``threads1+offline`` is ``make nbval``, and so
-the notebook run of ``make test`` and CI: one run checks both that no output
-depends on the thread count of the machine that stored it and that nothing is
-downloaded, and with one thread per notebook two notebooks run at once
-(``--workers 2``, pytest-xdist, each notebook whole on one worker). Where this
-machine allows no network namespace (neither root nor unprivileged user
-namespaces), ``offline`` says so and runs with the network, except under ``CI``.
-
-``oldest`` keeps torch at the CPU build the Makefile installs (``$TORCH``, see
-``tools.TORCH``): PyPI's older Linux builds are CUDA builds of several GB. ``newest`` lets
-pip upgrade torch too, which on these machines is capped at 2.14.1 (a CUDA build,
-run on the CPU); elsewhere it downloads the newest CUDA build, which is why neither
-environment is part of CI. Each run's log goes to ``_build/portability/``; a table
-of configurations, results and wall times is printed at the end.
+A stored output that passes only on the machine that executed it is a bug the next
+reader finds. Each configuration changes what moves the last digits of optimisers,
+samplers and reductions, or what a reader's machine may lack: ``threads1`` and
+``threads4`` force every BLAS/OpenMP/torch thread count to 1, or 4 on 2 cores;
+``offline`` runs in a network namespace with only loopback (``unshare -n`` as root,
+``unshare -rn`` where user namespaces are allowed), which proves that no notebook
+downloads anything; ``oldest`` runs in ``.venv-oldest``, with the lowest version of
+every dependency that ``pyproject.toml`` allows (its ``>=`` bounds as constraints);
+``newest`` in ``.venv-newest``, upgraded eagerly to the newest releases pip may install.
+Configurations combine with ``+``: ``threads1+offline --workers 2`` is ``make nbval``
+(so ``make test`` and CI), two notebooks at a time (pytest-xdist, each notebook whole on
+one worker). Where there is no network namespace, ``offline`` says so and runs with the
+network, except under ``CI``. ``oldest`` keeps torch at the CPU build the Makefile
+installs (``tools.TORCH``: PyPI's older Linux builds are CUDA builds of several GB);
+``newest`` upgrades it too (to a CUDA build, run on the CPU), which is why neither is
+part of CI. With several configurations each run's log goes to ``_build/portability/``
+and a table of results and wall times is printed; with one, pytest reports as usual.
 """
 
 from __future__ import annotations
@@ -46,7 +31,6 @@ import subprocess
 import sys
 import time
 import tomllib
-from pathlib import Path
 
 from tools import ROOT, THREAD_VARS, TORCH
 
@@ -54,52 +38,43 @@ LOGS = ROOT / "_build" / "portability"
 NBVAL = ["--nbval", "--nbval-current-env", "--nbval-cell-timeout=600",
          "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", "-p", "no:cacheprovider"]
 CONFIGS = ("threads1", "threads4", "offline", "oldest", "newest")
+VERSIONS = ("import importlib.metadata as m; print(*(p + ' ' + m.version(p) for p in ['numpy', "
+            "'torch', 'scipy', 'scikit-learn', 'gpytorch', 'monai', 'nilearn', 'statsmodels']),"
+            " sep=', ')")
 
 
 def lower_bounds() -> list[str]:
     """``name==version`` for every dependency of ``pyproject.toml`` with a ``>=`` bound,
     torch excepted (it is installed first, as the CPU build)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    requirements = [*project["dependencies"], *project["optional-dependencies"]["test"]]
-    pins = []
-    for req in requirements:
-        match = re.match(r"^([A-Za-z0-9_.\-]+)\s*>=\s*([0-9][^,;\s]*)", req)
-        if match and match.group(1).lower() != "torch":
-            pins.append(f"{match.group(1)}=={match.group(2)}")
-    return pins
+    found = (re.match(r"([A-Za-z0-9_.\-]+)\s*>=\s*([0-9][^,;\s]*)", req)
+             for req in [*project["dependencies"], *project["optional-dependencies"]["test"]])
+    return [f"{m[1]}=={m[2]}" for m in found if m and m[1].lower() != "torch"]
 
 
-def build_venv(name: str, constraints: list[str] | None) -> Path:
-    """Create (or reuse) ``.venv-<name>`` with torch first, then the package and its
-    test extras, pinned by ``constraints`` when given, else upgraded to the newest
-    releases. Returns its python."""
-    venv = ROOT / f".venv-{name}"
-    python = venv / "bin" / "python"
-    stamp = venv / ".installed"
-    wanted = "\n".join([TORCH, *(constraints or ["(newest)"])])
-    if stamp.is_file() and stamp.read_text(encoding="utf-8") == wanted:
-        return python
-    shutil.rmtree(venv, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = [str(python), "-m", "pip", "install", "--quiet"]
-    subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, TORCH], check=True)
-    extra: list[str] = []
-    if constraints is not None:
-        LOGS.mkdir(parents=True, exist_ok=True)
-        file = LOGS / f"{name}-constraints.txt"
-        file.write_text("\n".join([TORCH, *constraints]) + "\n", encoding="utf-8")
-        extra = ["-c", str(file)]
-    else:
+def build_venv(name: str) -> str:
+    """Create (or reuse) ``.venv-<name>``: torch first, then the package and its test
+    extras, at the lower bounds (``oldest``) or upgraded eagerly (``newest``)."""
+    venv, constraints = ROOT / f".venv-{name}", LOGS / f"{name}-constraints.txt"
+    pins = [TORCH, *lower_bounds()] if name == "oldest" else [TORCH, "(newest)"]
+    stamp, wanted = venv / ".installed", "\n".join(pins)
+    if not stamp.is_file() or stamp.read_text(encoding="utf-8") != wanted:
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+        subprocess.run([*pip, "--upgrade", "pip"], check=True)
+        subprocess.run([*pip, TORCH], check=True)
         extra = ["--upgrade", "--upgrade-strategy", "eager"]
-    subprocess.run([*pip, *extra, "-e", ".[test]"], check=True, cwd=ROOT)
-    stamp.write_text(wanted, encoding="utf-8")
-    return python
+        if name == "oldest":
+            constraints.write_text(wanted + "\n", encoding="utf-8")
+            extra = ["-c", str(constraints)]
+        subprocess.run([*pip, *extra, "-e", ".[test]"], check=True, cwd=ROOT)
+        stamp.write_text(wanted, encoding="utf-8")
+    return str(venv / "bin" / "python")
 
 
 def offline_prefix() -> list[str]:
-    """The command prefix that runs a command in a network namespace with only loopback:
-    ``unshare -n`` as root, ``unshare -rn`` (a user namespace) where the kernel allows it."""
+    """The command prefix that runs a command in a network namespace with only loopback."""
     # Without `lo up` Jupyter kernels cannot start: they talk over 127.0.0.1.
     lo_up = ["sh", "-c", 'ip link set lo up && exec "$@"', "sh"]
     if shutil.which("unshare") and shutil.which("ip"):
@@ -123,29 +98,18 @@ def command_for(parts: list[str], workers: int = 1,
     from pr_utils.runtime import PROGRESS_ENV  # not at the top: pr_utils imports torch
 
     env = {**os.environ, PROGRESS_ENV: "0"}  # outputs hold no progress bars
-    python = str(ROOT / ".venv" / "bin" / "python")
-    prefix: list[str] = []
+    python, prefix = str(ROOT / ".venv" / "bin" / "python"), []
     for part in parts:
         if part in ("threads1", "threads4"):
             env.update(dict.fromkeys(THREAD_VARS, part[-1]))
         elif part == "offline":
             prefix = offline_prefix()
-        elif part == "oldest":
-            python = str(build_venv("oldest", lower_bounds()))
-        elif part == "newest":
-            python = str(build_venv("newest", None))
+        elif part in ("oldest", "newest"):
+            python = build_venv(part)
         else:
             raise SystemExit(f"unknown configuration {part!r}; choose from {', '.join(CONFIGS)}")
     parallel = ["-n", str(workers), "--dist", "loadfile"] if workers > 1 else []
     return [*prefix, python, "-m", "pytest", *NBVAL, *parallel, *(paths or ["book"])], env
-
-
-def versions(python: str) -> str:
-    code = ("import importlib.metadata as m; print(', '.join(f'{p} {m.version(p)}' for p in "
-            "('numpy', 'torch', 'scipy', 'scikit-learn', 'gpytorch', 'monai', 'nilearn', "
-            "'statsmodels')))")
-    return subprocess.run([python, "-c", code], capture_output=True, text=True,
-                          check=False).stdout.strip()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,32 +118,28 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"{', '.join(CONFIGS)}, or several joined by '+'")
     parser.add_argument("--workers", type=int, default=1,
                         help="notebooks run at once (pytest-xdist); use with threads1")
-    parser.add_argument("--paths", nargs="+", default=["book"],
-                        help="the notebooks (or folders) to run, with one configuration")
+    parser.add_argument("--paths", nargs="+", default=["book"], help="notebooks or folders")
     args = parser.parse_args(argv)
     LOGS.mkdir(parents=True, exist_ok=True)
-    if len(args.configs) == 1:  # `make nbval`: pytest's own report, on the terminal
-        cmd, env = command_for(args.configs[0].split("+"), args.workers, args.paths)
-        print(f"== {args.configs[0]}: {versions(cmd[cmd.index('-m') - 1])}", flush=True)
-        return subprocess.run(cmd, env=env, cwd=ROOT, check=False).returncode
-    rows = []
+    rows, failed = [], False
     for config in args.configs:
-        cmd, env = command_for(config.split("+"), args.workers)
-        python = next(c for c in cmd if c.endswith("/python"))
-        print(f"== {config}: {versions(python)}", flush=True)
-        start = time.perf_counter()
-        with open(LOGS / f"{config}.log", "w", encoding="utf-8") as log:
-            result = subprocess.run(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                    check=False)
-        seconds = time.perf_counter() - start
-        tail = (LOGS / f"{config}.log").read_text(encoding="utf-8").strip().splitlines()[-1:]
-        rows.append((config, result.returncode, seconds, tail[0] if tail else ""))
-        print(f"   {'passed' if result.returncode == 0 else 'FAILED'} in {seconds:.0f} s: "
-              f"{rows[-1][3]}", flush=True)
-    print(f"\n{'configuration':<20} {'result':<7} {'seconds':>7}  pytest")
-    for config, code, seconds, last in rows:
-        print(f"{config:<20} {'pass' if code == 0 else 'FAIL':<7} {seconds:7.0f}  {last}")
-    return int(any(code != 0 for _, code, _, _ in rows))
+        cmd, env = command_for(config.split("+"), args.workers, args.paths)
+        versions = subprocess.run([cmd[cmd.index("-m") - 1], "-c", VERSIONS], capture_output=True,
+                                  text=True, check=False).stdout.strip()
+        print(f"== {config}: {versions}", flush=True)
+        if len(args.configs) == 1:  # `make nbval`: pytest's own report, on the terminal
+            return subprocess.run(cmd, env=env, cwd=ROOT, check=False).returncode
+        start, log = time.perf_counter(), LOGS / f"{config}.log"
+        with open(log, "w", encoding="utf-8") as out:
+            code = subprocess.run(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                  check=False).returncode
+        failed |= code != 0
+        last = (log.read_text(encoding="utf-8").strip().splitlines() or [""])[-1]
+        rows.append(f"{config:<20} {'FAIL' if code else 'pass':<7} "
+                    f"{time.perf_counter() - start:7.0f}  {last}")
+        print(f"   {rows[-1]}", flush=True)
+    print(f"\n{'configuration':<20} {'result':<7} {'seconds':>7}  pytest", *rows, sep="\n")
+    return int(failed)
 
 
 if __name__ == "__main__":
