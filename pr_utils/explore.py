@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from IPython.display import HTML
 
-from pr_utils._checks import as_float_array
+from pr_utils._checks import as_float_array, number, positive
 
 SCRIPTS = resources.files("pr_utils.resources") / "explore"
 Label = dict[str, str]
@@ -174,3 +174,101 @@ def conv_explorer(image: Any, kernels: dict[str, Any], *, names_zh: dict[str, st
                              names=[{"en": n, "zh": zh.get(n, n)} for n in names])],
     })
 
+
+# Chapter 3's figures follow. Labels go into resources/explore/labels.json under the kind;
+# control(name, values, value) takes its label from there.
+
+
+def _bytes64(values: np.ndarray) -> str:
+    """A uint8 array as base64 text, row by row."""
+    return base64.b64encode(np.ascontiguousarray(values, dtype=np.uint8).tobytes()).decode()
+
+
+def threshold_explorer(image: Any, probability: Any, reference: Any, *,
+                       spacing: tuple[float, float] = (1.0, 1.0), threshold: float = 0.5) -> HTML:
+    """A lesion probability map thresholded by a slider (0.05 to 0.95), over its slice.
+
+    ``image``, ``probability`` (in [0, 1]) and the bool ``reference`` are 2-D ``[x, y]``
+    slices with voxel ``spacing`` in mm, shown rotated as ``plot_overlay`` shows them and
+    cropped to the box that holds the nonzero image, the reference and every voxel of
+    probability 0.05 or more. The probabilities are quantised to ``k / 255`` (uint8): the
+    page thresholds those (``k / 255 >= t``) and computes Dice, sensitivity and precision;
+    the 95th-percentile Hausdorff distance is MONAI's, computed here for every threshold,
+    since a port of MONAI's surface distances to the page would not be worth its length.
+    """
+    from monai.metrics.hausdorff_distance import compute_hausdorff_distance
+
+    img = as_float_array("image", image, ndim=(2,))
+    prob = as_float_array("probability", probability, ndim=(2,))
+    ref = np.asarray(reference)
+    if not (ref.dtype == bool or np.isin(ref, (0, 1)).all()):
+        raise TypeError(f"reference must be a bool (or 0/1) mask, got dtype {ref.dtype}")
+    if not img.shape == prob.shape == ref.shape:
+        raise ValueError(f"image, probability and reference must have one shape, got "
+                         f"{img.shape}, {prob.shape} and {ref.shape}")
+    if prob.min() < 0 or prob.max() > 1:
+        raise ValueError(f"probability must lie in [0, 1], got {prob.min()} to {prob.max()}")
+    if not ref.any():
+        raise ValueError("reference is empty: no lesion to compare with")
+    sp = as_float_array("spacing", spacing, ndim=(1,))
+    if sp.shape != (2,) or not (sp > 0).all():
+        raise ValueError(f"spacing must be two positive voxel sizes in mm, got {spacing}")
+    if not 0 < number("threshold", threshold) < 1:
+        raise ValueError(f"threshold must lie strictly between 0 and 1, got {threshold}")
+    slider = control("threshold", np.linspace(0.05, 0.95, 19), threshold)
+    rows, cols = np.nonzero(np.rot90((img != 0) | ref.astype(bool) | (prob >= 0.05)))
+    box = np.s_[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    grey, k, truth = (np.rot90(a)[box] for a in (img, np.round(prob * 255), ref.astype(bool)))
+    grey = np.round(255 * (grey - grey.min()) / (np.ptp(grey) or 1.0))
+    hd95: list[float | None] = []
+    for t in slider["values"]:
+        pred = k / 255.0 >= t
+        hd95.append(None if not pred.any() else float(compute_hausdorff_distance(  # None: no lesion
+            _torch_mask(pred), _torch_mask(truth), include_background=True, percentile=95,
+            spacing=sp[::-1].tolist()).item()))
+    return widget("threshold", {
+        "width": 720, "height": 440, "shape": list(grey.shape), "spacing": sp[::-1].tolist(),
+        "image": _bytes64(grey), "probability": _bytes64(k),
+        "reference": np.flatnonzero(truth).tolist(), "hd95": hd95, "controls": [slider],
+    })
+
+
+def _torch_mask(mask: np.ndarray) -> Any:
+    """A 2-D bool mask as MONAI's metrics take it: a float tensor (batch 1, channel 1, H, W)."""
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(mask, dtype=np.float64))[None, None]
+
+
+def losses_explorer(*, n_voxels: int = 10_000, p: float = 0.1, m: int = 30, q: float = 0.5,
+                    b: float = 0.01, smooth: float = 1e-5) -> HTML:
+    """Cross-entropy and the lesion class's soft Dice loss of one lesion voxel, and their
+    gradients with respect to its lesion logit, as functions of its lesion probability p.
+
+    The image has ``n_voxels`` voxels and two classes; a lesion of ``m`` voxels, whose other
+    m - 1 voxels have lesion probability ``q``, and background voxels of lesion probability
+    ``b``. The losses are the page's: PyTorch's mean cross-entropy and MONAI's ``DiceLoss``
+    without the background (``smooth_nr = smooth_dr = smooth``), in closed form in the page.
+    Sliders: p, m, q and b, starting at the values given.
+    """
+    positive("n_voxels", n_voxels, integer=True)
+    positive("m", m, integer=True)
+    if not 100 <= n_voxels <= 10**7:
+        raise ValueError(f"n_voxels must lie between 100 and 10**7, got {n_voxels}")
+    for name, value in (("p", p), ("q", q), ("b", b)):
+        if not 0 < number(name, value) < 1:
+            raise ValueError(f"{name} must be a probability strictly between 0 and 1, got {value}")
+    if not m <= n_voxels // 2:
+        raise ValueError(f"m must lie between 1 and n_voxels // 2 = {n_voxels // 2}, got {m}")
+    if not 0 <= number("smooth", smooth) < 1:
+        raise ValueError(f"smooth must lie in [0, 1), got {smooth}")
+    steps = np.outer(10.0 ** np.arange(8), [1, 2, 3, 5]).ravel()  # 1, 2, 3, 5, 10, 20, ...
+    sizes = steps[steps <= n_voxels // 2]
+    return widget("losses", {
+        "width": 720, "height": 300, "n": int(n_voxels), "smooth": smooth,
+        "curve": {"from": 0.001, "to": 0.999, "n": 300},
+        "controls": [control("p", np.linspace(0.01, 0.99, 99), p),
+                     control("m", sizes, m),
+                     control("q", np.linspace(0.01, 0.99, 99), q),
+                     control("b", steps[steps <= 5000] * 1e-4, b)],
+    })

@@ -76,6 +76,66 @@ def test_bad_input_is_refused_with_a_clear_error() -> None:
         explore.gp_explorer("abc", [0.0], [0], [0.0])
 
 
+def test_threshold_figure_embeds_the_quantised_map_and_monai_hd95() -> None:
+    import base64
+
+    import torch
+    from monai.metrics import compute_hausdorff_distance
+
+    image = np.zeros((30, 24))
+    image[3:27, 2:20] = 1.0
+    prob = np.zeros((30, 24))
+    prob[5:15, 4:14] = np.linspace(0.0, 0.9, 10)[:, None]  # nothing at 0.95
+    truth = np.zeros((30, 24), dtype=bool)
+    truth[10:14, 6:9] = True
+    data = payload(explore.threshold_explorer(image, prob, truth, spacing=(1.0, 2.0)).data)
+    rows, cols = data["shape"]
+    assert (rows, cols) == (18, 24) and data["spacing"] == [2.0, 1.0]  # rotated, then cropped
+    k = np.frombuffer(base64.b64decode(data["probability"]), dtype=np.uint8).reshape(rows, cols)
+    assert sorted(np.unique(k)) == sorted(np.unique(np.round(prob * 255)))
+    assert len(data["reference"]) == truth.sum()
+    ref = np.zeros(rows * cols, dtype=bool)
+    ref[data["reference"]] = True
+    thresholds = data["controls"][0]["values"]
+    assert data["hd95"][-1] is None and len(data["hd95"]) == len(thresholds) == 19
+
+    def as_tensor(mask: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(mask.reshape(rows, cols).astype(np.float64))[None, None]
+
+    t = thresholds[5]
+    expected = compute_hausdorff_distance(as_tensor(k / 255 >= t), as_tensor(ref), percentile=95,
+                                          include_background=True, spacing=data["spacing"]).item()
+    assert data["hd95"][5] == expected
+
+
+def test_bad_input_to_the_chapter_3_figures_is_refused() -> None:
+    image, prob, truth = np.ones((8, 8)), np.full((8, 8), 0.5), np.eye(8, dtype=bool)
+    with pytest.raises(ValueError, match="one shape"):
+        explore.threshold_explorer(image, prob[:7], truth)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        explore.threshold_explorer(image, prob + 1, truth)
+    with pytest.raises(TypeError, match="bool"):
+        explore.threshold_explorer(image, prob, truth * 2)
+    with pytest.raises(ValueError, match="empty"):
+        explore.threshold_explorer(image, prob, truth & False)
+    with pytest.raises(ValueError, match="spacing"):
+        explore.threshold_explorer(image, prob, truth, spacing=(1.0, 0.0))
+    with pytest.raises(ValueError, match="threshold"):
+        explore.threshold_explorer(image, prob, truth, threshold=1.0)
+    with pytest.raises(TypeError, match="n_voxels"):
+        explore.losses_explorer(n_voxels=1e4)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="n_voxels"):
+        explore.losses_explorer(n_voxels=10)
+    with pytest.raises(ValueError, match="m must"):
+        explore.losses_explorer(n_voxels=100, m=51)
+    with pytest.raises(ValueError, match="q must"):
+        explore.losses_explorer(q=1.0)
+    with pytest.raises(TypeError, match="b must"):
+        explore.losses_explorer(b="0.1")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="smooth"):
+        explore.losses_explorer(smooth=1.0)
+
+
 def test_committed_figures_embed_the_current_scripts() -> None:
     """A change to resources/explore reaches the site only through re-executed notebooks."""
     from common import ROOT

@@ -215,3 +215,72 @@ def test_convolution_agrees_with_torch(open_figure: Any, edition: str) -> None:
     np.testing.assert_allclose(s["output"], expected.flatten().numpy(), atol=1e-12)
     assert len(outputs) == len(fig.data["kernels"])
 
+
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_lesion_threshold_agrees_with_monai(open_figure: Any, edition: str) -> None:
+    import base64
+
+    import torch
+    from monai.metrics import compute_dice, compute_hausdorff_distance
+
+    fig = open_figure(edition, "ch3_3_losses_imbalance", "threshold")
+    assert ("灵敏度" in fig.text()) == (edition == "zh/")
+    rows, cols = fig.data["shape"]
+    k = np.frombuffer(base64.b64decode(fig.data["probability"]), dtype=np.uint8).reshape(rows, cols)
+    truth = np.zeros(rows * cols, dtype=bool)
+    truth[fig.data["reference"]] = True
+    truth = truth.reshape(rows, cols)
+
+    def as_tensor(mask: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(mask.astype(np.float64))[None, None]
+
+    pictures = {fig.state()["href"]}
+    for threshold in (0.1, 0.5, 0.9):
+        s = fig.set(threshold=threshold)
+        pred = k / 255 >= s["threshold"]
+        tp = int((pred & truth).sum())
+        assert (s["predicted"], s["reference"]) == (int(pred.sum()), int(truth.sum()))
+        # the page counts exactly (float64); MONAI's compute_dice returns float32
+        assert s["dice"] == pytest.approx(2 * tp / (pred.sum() + truth.sum()), rel=1e-12)
+        monai_dice = compute_dice(as_tensor(pred), as_tensor(truth)).item()
+        assert s["dice"] == pytest.approx(monai_dice, rel=1e-6)
+        assert s["sensitivity"] == pytest.approx(tp / truth.sum(), rel=1e-12)
+        assert s["precision"] == pytest.approx(tp / pred.sum(), rel=1e-12)
+        # HD95 is MONAI's, embedded by Python: recomputed here from the embedded map (float32)
+        hd = compute_hausdorff_distance(as_tensor(pred), as_tensor(truth), include_background=True,
+                                        percentile=95, spacing=fig.data["spacing"]).item()
+        assert s["hd95"] == pytest.approx(hd, rel=1e-6)
+        pictures.add(s["href"])
+    assert len(pictures) > 1  # the mask was redrawn
+
+
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_voxel_losses_and_gradients_agree_with_torch(open_figure: Any, edition: str) -> None:
+    import torch
+    import torch.nn.functional as F
+    from monai.losses import DiceLoss
+
+    fig = open_figure(edition, "ch3_3_losses_imbalance", "losses")
+    assert ("病灶体素数" in fig.text()) == (edition == "zh/")
+    dice_loss = DiceLoss(to_onehot_y=True, softmax=True, batch=True, include_background=False,
+                         smooth_nr=fig.data["smooth"], smooth_dr=fig.data["smooth"])  # the page's
+    curves = {fig.state()["d"]}
+    for setting in ({"p": 0.5, "m": 10, "q": 0.3, "b": 0.01}, {"p": 0.9, "m": 1, "b": 1e-4},
+                    {"p": 0.02, "m": 2000, "q": 0.99, "b": 0.5}):
+        s = fig.set(**setting)
+        n, m = s["n"], int(s["m"])
+        assert (s["p"], m) == (setting["p"], setting["m"])
+        prob = torch.full((n,), s["b"], dtype=torch.float64)  # background voxels
+        prob[:m] = s["q"]  # the lesion's
+        prob[0] = s["p"]  # the marked lesion voxel
+        logits = torch.stack([torch.zeros(n, dtype=torch.float64), torch.logit(prob)])[None]
+        logits.requires_grad_()
+        labels = torch.zeros((1, 1, n), dtype=torch.int64)
+        labels[0, 0, :m] = 1
+        for name, loss in (("ce", F.cross_entropy(logits, labels[:, 0])),  # mean over voxels
+                           ("dice", dice_loss(logits, labels))):
+            (grad,) = torch.autograd.grad(loss, logits)
+            assert s[name] == pytest.approx(loss.item(), rel=1e-9), name
+            assert s["d" + name] == pytest.approx(grad[0, 1, 0].item(), rel=1e-9), name
+        curves.add(s["d"])
+    assert len(curves) == 4  # every setting drew another gradient curve
