@@ -27,6 +27,13 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+def built(path: Path = SITE / "index.html") -> Path:
+    """A file of the built site, unavailable (see above) where it is missing."""
+    if not path.is_file():
+        unavailable(f"{path.relative_to(ROOT)} is missing: run `make book` first")
+    return path
+
+
 def glossary_lines() -> list[str]:
     """The lines inside book/glossary.md's glossary directive."""
     text = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from common import ROOT, SITE, unavailable
+from common import ROOT, SITE, built
 
 from tools.notebooks import book_notebooks
 
@@ -80,8 +80,7 @@ def test_markup_check() -> None:
 def test_site_images_are_captioned_figures_with_alt_text(path: Path) -> None:
     from bs4 import BeautifulSoup  # pydata-sphinx-theme's HTML parser, installed with the book
 
-    if not (SITE / "index.html").is_file():
-        unavailable("the site is not built: run `make book` first")
+    built()
     page = SITE / path.relative_to(ROOT).with_suffix(".html")
     assert page.is_file(), f"{page.relative_to(ROOT)} is missing from the built site"
     html = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")

@@ -9,7 +9,7 @@ from pathlib import Path
 import editions  # book/_ext, Sphinx's extension folder (pyproject's pythonpath)
 import pytest
 from babel.messages.catalog import Catalog
-from common import CJK, SITE, glossary_term_lines, glossary_terms, unavailable
+from common import CJK, SITE, built, glossary_term_lines, glossary_terms
 
 from tools import i18n
 
@@ -153,9 +153,7 @@ def test_chinese_site_has_every_page_chinese_captions_glossary_terms_summary_and
     Chinese; the English pages' Chinese recap (小结: a **小结** paragraph or a 小结 section under
     the Summary, in no catalogue) is dropped where the Summary is Chinese; Chinese words are
     searchable (Sphinx splits them with jieba)."""
-    zh = SITE / "zh"
-    if not (zh / "searchindex.js").is_file():
-        unavailable("the site is not built: run `make book` first")
+    zh = built(SITE / "zh" / "searchindex.js").parent
     html = {p.name: p.read_text(encoding="utf-8") for p in (zh / "book").glob("*.html")}
     assert html and set(html) == {p.name for p in (SITE / "book").glob("*.html")}
     assert 'lang="zh-CN"' in html["intro.html"] or "lang=\"zh_CN\"" in html["intro.html"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from common import CJK, SITE, unavailable
+from common import CJK, SITE, built
 from docutils import nodes
 from docutils.utils import new_document
 from nbclient import NotebookClient
@@ -30,18 +30,12 @@ RAW_MYST = re.compile(r"\{[a-zA-Z][\w:.-]*\}`|^\s*(`{3,}|:{3,})\s*\{|^\([\w.:-]+
 PASTED = re.compile(r'<span class="pasted-text">(.*?)</span>', re.S)
 
 
-def read(path: Path) -> nbformat.NotebookNode:
-    if not path.is_file():
-        unavailable(f"{path} is missing: run `make book` first")
-    return nbformat.read(path, as_version=4)
-
-
 @pytest.mark.site
 @pytest.mark.parametrize("edition", EDITIONS)
 @pytest.mark.parametrize("source", NOTEBOOKS, ids=lambda p: p.stem)
 def test_copy_says_what_the_page_says_with_the_books_code(edition: str, source: Path) -> None:
     copies, pages = EDITIONS[edition]
-    nb = read(copies / source.name)
+    nb = nbformat.read(built(copies / source.name), as_version=4)
     nbformat.validate(nb)
     text = "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     assert not RAW_MYST.findall(text), RAW_MYST.findall(text)[:5]
@@ -64,7 +58,7 @@ def test_copy_says_what_the_page_says_with_the_books_code(edition: str, source: 
         assert len(re.findall(r"^#+ 小结|^\*\*小结", text, re.M)) <= 1, "the summary once"
     else:
         assert "Solution to Exercise" in text or "**Exercise" not in text
-    original = [c for c in read(source).cells if c.cell_type == "code"]
+    original = [c for c in nbformat.read(source, as_version=4).cells if c.cell_type == "code"]
     code = [c for c in nb.cells if c.cell_type == "code"]
     # the copy pins the commit it is made from, whose pr_utils made the outputs
     assert code[0].source == setup_cell_source(head_commit()), "setup cell pinned"
@@ -100,7 +94,7 @@ def test_branch_layout_and_download_button() -> None:
 @pytest.mark.site
 def test_reader_notebook_runs_top_to_bottom(tmp_path: Path) -> None:
     """The cheapest page, executed as a reader would: a fresh kernel, another folder."""
-    nb = read(EDITIONS["en"][0] / "how_to_use.ipynb")
+    nb = nbformat.read(built(EDITIONS["en"][0] / "how_to_use.ipynb"), as_version=4)
     start = time.perf_counter()
     NotebookClient(nb, kernel_name="python3", timeout=BUDGET_S,
                    resources={"metadata": {"path": str(tmp_path)}}).execute()

@@ -12,7 +12,7 @@ from urllib.parse import unquote, urldefrag, urlparse
 
 import pytest
 import yaml
-from common import CJK, ROOT, SITE, unavailable
+from common import CJK, ROOT, SITE, built, unavailable
 from playwright.sync_api import Browser, Page
 
 from tools import pdf
@@ -54,8 +54,7 @@ ARTICLE_BLOCKS_JS = """() => {
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    if not (SITE / "index.html").is_file():
-        unavailable("the site is not built: run `make book` first")
+    built()
     with pdf.serve(SITE) as url:
         yield url
 
@@ -155,9 +154,8 @@ def test_page(page: Page, base_url: str, page_path: str) -> None:
 @pytest.mark.parametrize("edition", ["", ZH])
 def test_pdf_of_each_edition(edition: str) -> None:
     """`make book` prints each edition into its own book.pdf, which its intro page links to."""
+    built()
     site, book = SITE / edition, SITE / edition / "book.pdf"
-    if not (SITE / "index.html").is_file():
-        unavailable("the site is not built: run `make book` first")
     if not (SITE / "book.pdf").is_file():
         unavailable("the PDF is not built: `make book` prints it where Chromium is installed "
                     "(`make pdf` prints it alone)")
