@@ -118,19 +118,6 @@ def checked_names(code: str, made: set[str]) -> set[str]:
         for name in names_read(t) & names}
 
 
-def test_the_helpers_of_these_rules() -> None:
-    ignored_cell = "a, b = f()\nc[0] = 1\nd.x = 2\nfor e in []: pass\nimport numpy as np"
-    assert bound_names(ignored_cell) == {"a", "b", "c", "d", "e", "np"}
-    assert checked_names("x = 1\nassert a > y, 'msg'\nprint(b)", set("abxy")) == {"a", "y"}
-    assert checked_names('assert d in {"cpu", "cuda"}', {"d"}) == set()
-    assert checked_names('assert d == ("cuda" if cuda() else "cpu")', {"d", "cuda"}) == {
-        "d", "cuda"}
-    code = "u = a + 1\nv, w = g(u)\nz = 3\nassert u and v and w and z and a"
-    assert checked_names(code, {"a"}) == {"a", "u", "v", "w"}
-    assert [significant_digits(t) for t in ("2.804879774583836", "0.002709", "1.5e-07")] == [
-        16, 4, 2]
-
-
 @params
 def test_ignored_outputs_are_followed_by_an_assertion_about_them(name: str) -> None:
     cells = code_cells(NOTEBOOKS[name])
@@ -187,7 +174,17 @@ def typed_numbers(markdown: str) -> list[str]:
     return [text[max(0, m.start() - 30):m.end() + 10].strip() for m in TYPED_NUMBER.finditer(text)]
 
 
-def test_typed_numbers_finds_a_planted_result() -> None:
+def test_the_helpers_of_these_rules_find_what_they_should() -> None:
+    ignored_cell = "a, b = f()\nc[0] = 1\nd.x = 2\nfor e in []: pass\nimport numpy as np"
+    assert bound_names(ignored_cell) == {"a", "b", "c", "d", "e", "np"}
+    assert checked_names("x = 1\nassert a > y, 'msg'\nprint(b)", set("abxy")) == {"a", "y"}
+    assert checked_names('assert d in {"cpu", "cuda"}', {"d"}) == set()
+    assert checked_names('assert d == ("cuda" if cuda() else "cpu")', {"d", "cuda"}) == {
+        "d", "cuda"}
+    code = "u = a + 1\nv, w = g(u)\nz = 3\nassert u and v and w and z and a"
+    assert checked_names(code, {"a"}) == {"a", "u", "v", "w"}
+    assert [significant_digits(t) for t in ("2.804879774583836", "0.002709", "1.5e-07")] == [
+        16, 4, 2]
     for text in ["The U-Net reaches a Dice of 0.924 on the test slices.", "Dice 0.93.",
                  "It fails for about 0.27 % of seeds.", "The GPU is 12× faster.", "*12.5* ppm",
                  "it is 8 times faster", "## A heading\n\nThen a Dice of 0.93 below it.",

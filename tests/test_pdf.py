@@ -43,13 +43,6 @@ def test_page_count_and_fonts_read_a_pdf() -> None:
         page_count(b"<html></html>")
 
 
-def test_missing_pages_are_named(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="make book"):
-        print_pages(tmp_path, ["book/intro.html"], tmp_path / "x.pdf")
-    with pytest.raises(ValueError, match="no pages"):
-        print_pages(tmp_path, [], tmp_path / "x.pdf")
-
-
 def test_prints_two_pages_with_internal_links(tmp_path: Path) -> None:
     if chromium_path() is None:
         unavailable("Chromium not found: install Debian's `chromium` package")
@@ -74,8 +67,12 @@ def test_prints_two_pages_with_internal_links(tmp_path: Path) -> None:
     assert b"/Outlines" in pdf  # bookmarks from the headings
 
 
-def test_main_skips_without_chromium(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_pages_or_no_chromium_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(FileNotFoundError, match="make book"):
+        print_pages(tmp_path, ["book/intro.html"], tmp_path / "x.pdf")
+    with pytest.raises(ValueError, match="no pages"):
+        print_pages(tmp_path, [], tmp_path / "x.pdf")
     monkeypatch.setattr("tools.pdf.chromium_path", lambda: None)
     assert main(["--site", str(tmp_path), "--skip-without-chromium"]) == 0
     assert "Chromium not found" in capsys.readouterr().out

@@ -68,7 +68,7 @@ def test_book_config_guards_the_known_traps_and_declares_licences_and_launch_but
     assert "CC BY-SA 4.0" in footer and "MIT" in footer, footer
 
 
-def test_readme_commands_are_the_make_targets_ci_runs() -> None:
+def test_readme_ci_and_github_workflows_run_the_same_make_targets() -> None:
     readme = read("README.md")
     for target in ("book", "test"):
         assert f"make {target}" in readme
@@ -84,9 +84,6 @@ def test_readme_commands_are_the_make_targets_ci_runs() -> None:
     assert MAKEFILE.index("$(TORCH)") < MAKEFILE.index('-e ".[book,test]"')
     assert re.search(rf"^TORCH \?= {re.escape(TORCH_DEFAULT)}$", MAKEFILE, re.M)
     assert re.search(r"^export TORCH\b", MAKEFILE, re.M)
-
-
-def test_github_workflows_run_the_same_contract() -> None:
     # GitHub runs what every other CI runs (.ci/run) and publishes from that build;
     # a weekly job runs the newest and oldest versions, so a release is caught early.
     book = yaml.safe_load(read(".github/workflows/book.yml"))

@@ -11,7 +11,7 @@ from tools import margins, notebooks, portability
 COMMIT = "1234567890abcdef1234567890abcdef12345678"
 
 
-def test_the_setup_cell_installs_from_the_repository_and_keeps_what_the_runtime_has() -> None:
+def test_the_setup_cell_keeps_what_the_runtime_has_and_stamp_writes_it_after_the_title() -> None:
     cell = notebooks.setup_cell_source()  # every committed notebook's (tests/test_notebooks)
     # The branch, not a commit: changing pr_utils changes no committed notebook. The
     # published copies pin the commit they are made from.
@@ -30,9 +30,6 @@ def test_the_setup_cell_installs_from_the_repository_and_keeps_what_the_runtime_
     # Reinstalling or pinning torch or numpy forces a restart of the Colab runtime.
     assert not re.search(r"\b(torch|numpy)\b[^\n]*[=<>]", cell)
     assert "-e" not in cell.split(), "editable installs need a runtime restart on Colab"
-
-
-def test_stamp_writes_the_setup_cell_after_the_title_or_over_the_old_one() -> None:
     nb = new_notebook(cells=[new_markdown_cell("# Title"), new_code_cell("x = 1")])
     notebooks.stamp_setup_cell(nb, COMMIT)
     assert [c.source for c in nb.cells] == ["# Title", notebooks.setup_cell_source(COMMIT), "x = 1"]
@@ -41,7 +38,7 @@ def test_stamp_writes_the_setup_cell_after_the_title_or_over_the_old_one() -> No
     assert [c.source for c in nb.cells] == ["# Title", notebooks.setup_cell_source(), "x = 1"]
 
 
-def test_clean_drops_timestamps_versions_and_editor_state() -> None:
+def test_clean_drops_timestamps_versions_and_editor_state_and_problems_finds_leaks() -> None:
     cell = new_code_cell("import pr_utils\ndevice = pr_utils.get_device()")
     cell.metadata = {"execution": {"iopub.status.busy": "2026-01-01"}, "tags": ["hide-input"]}
     nb = new_notebook(cells=[cell])
@@ -53,9 +50,6 @@ def test_clean_drops_timestamps_versions_and_editor_state() -> None:
     nbformat.validate(nb)
     plain = notebooks.clean(new_notebook(cells=[new_code_cell("print(1)")]))
     assert "accelerator" not in plain.metadata, "no GPU for a notebook without a device"
-
-
-def test_problems_reports_errors_and_leaked_warnings() -> None:
     outputs = [new_output("stream", name="stderr", text="UserWarning: something\n"),
                new_output("error", ename="ValueError", evalue="bad", traceback=[]),
                new_output("stream", name="stdout", text="fine\n")]
