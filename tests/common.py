@@ -1,7 +1,4 @@
-"""What several test modules share: the built site, how a test that needs it (or Chromium)
-steps aside outside CI, the glossary's terms, a spy on each optimiser step's learning rate."""
-
-from __future__ import annotations
+"""What several test modules share: the built site, skipping outside CI, the glossary, a spy."""
 
 import itertools
 import os
@@ -35,7 +32,6 @@ def built(path: Path = SITE / "index.html") -> Path:
 
 
 def glossary_lines() -> list[str]:
-    """The lines inside book/glossary.md's glossary directive."""
     text = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
     return text.split("```{glossary}")[1].split("```")[0].splitlines()
 

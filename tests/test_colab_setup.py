@@ -1,13 +1,7 @@
-"""The setup cell, run for real in a fresh virtual environment that imitates Google Colab.
-
-Colab has its own PyTorch, NumPy, pandas, requests ... (pandas and requests pinned by
-``google-colab``); a pip install that changes one under a running kernel breaks the runtime.
-The published copies' setup cell (pinned to this commit, installed from this clone) must
-keep every package's version, install pr_utils at the commit and the rest at the lock's
-versions, so that every notebook's imports work; run again, install nothing and say nothing;
-and name an older pr_utils, or a pr_utils folder beside the notebook, as not the one that
-made the outputs. It needs the package index (like ``make test``): a minute or two.
-"""
+"""The published copies' setup cell, run for real in a fresh virtual environment that imitates
+Google Colab: Colab has its own PyTorch, NumPy, pandas, requests ... (pandas and requests pinned
+by ``google-colab``), and a pip install that changes one under a running kernel breaks the
+runtime. It needs the package index (like ``make test``): a minute or two."""
 
 import ast
 import os
@@ -33,7 +27,6 @@ COLAB = ["numpy==2.1.3", "pandas==2.2.3", "requests==2.32.4", "scikit-learn==1.6
 
 
 def run(*args: str, cwd: Path = VENV) -> str:
-    """What the environment's python prints, run with ``args`` (it must succeed)."""
     done = subprocess.run([VENV / "bin" / "python", *args], cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, "MPLBACKEND": "Agg", PROGRESS_ENV: "0"})
     assert done.returncode == 0, done.stderr[-2000:]
@@ -46,7 +39,6 @@ def packages() -> dict[str, str]:
 
 
 def setup_cell(cwd: Path = VENV) -> str:
-    """Run the published copies' setup cell, installing from this clone; what it printed."""
     source = setup_cell_source(head_commit())
     local = source.replace(f"git+{repository()[0]}@", f"git+file://{ROOT}@")
     assert local != source, "the setup cell does not install from the configured repository"
@@ -65,8 +57,7 @@ def test_setup_cell_changes_no_preinstalled_package(tmp_path: Path) -> None:
     assert "tqdm @ file://" in run("-m", "pip", "freeze")
     before = packages()
 
-    said = setup_cell()
-    after = packages()
+    said, after = setup_cell(), packages()
     changed = {k: (v, after.get(k)) for k, v in before.items() if after.get(k) != v}
     assert not changed, f"the setup cell changed preinstalled packages (before, after): {changed}"
     # What the runtime lacked comes at the lock's versions, the ones that made the outputs,

@@ -1,9 +1,5 @@
 """Every figure (a code cell's image output, which myst-nb wraps in a numbered ``<figure>``
-from the cell's ``mystnb`` metadata) has a caption, a label and alt text, in the notebooks
-and on the built site (``make book``; under CI it must be built, elsewhere that test skips).
-"""
-
-from __future__ import annotations
+from the cell's ``mystnb`` metadata) has a caption, a label and alt text, also on the site."""
 
 import json
 import re

@@ -1,7 +1,5 @@
 """The Chinese edition (tools/i18n.py): complete catalogues, kept roles, both editions built."""
 
-from __future__ import annotations
-
 import json
 import re
 from pathlib import Path
@@ -68,7 +66,6 @@ def test_one_catalogue_per_page_following_the_english_text() -> None:
 
 @pytest.mark.parametrize("po", CATALOGUES, ids=lambda p: p.stem)
 def test_catalogue_is_translated_keeping_roles_glossary_links_and_terms(po: Path) -> None:
-    """Translated, not fuzzy; roles and maths kept; {term} roles to entries; one term each."""
     catalog, terms = i18n.read(po), {term.lower() for term in glossary_term_lines()}
     untranslated, fuzzy = i18n.pending(catalog)
     found = [f"untranslated or fuzzy (tools.i18n status): {t}" for t in [fuzzy + untranslated] if t]
@@ -149,10 +146,8 @@ def test_chinese_config_and_the_links_between_editions_and_to_the_reader_branch(
 
 @pytest.mark.site
 def test_chinese_site_has_every_page_chinese_captions_glossary_terms_summary_and_search() -> None:
-    """Both editions have every page; the sidebar's parts and each glossary entry's term are in
-    Chinese; the English pages' Chinese recap (小结: a **小结** paragraph or a 小结 section under
-    the Summary, in no catalogue) is dropped where the Summary is Chinese; Chinese words are
-    searchable (Sphinx splits them with jieba)."""
+    """The English pages' Chinese recap (a **小结** paragraph or 小结 section, in no catalogue) is
+    dropped where the Summary is Chinese; Sphinx splits Chinese words for search with jieba."""
     zh = built(SITE / "zh" / "searchindex.js").parent
     html = {p.name: p.read_text(encoding="utf-8") for p in (zh / "book").glob("*.html")}
     assert html and set(html) == {p.name for p in (SITE / "book").glob("*.html")}

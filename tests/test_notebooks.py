@@ -155,7 +155,7 @@ UNTYPED = [re.compile(p, re.S | re.M) for p in (
     # cross-references: "page 3.4", "3.5 节"
     r"\b(?:[Pp]ages?|[Cc]hapters?|[Ss]ections?)\s+\d+(?:\.\d+)*(?:(?:,\s*|\s+and\s+|\s+or\s+)"
     r"\d+(?:\.\d+)*)*|\d+(?:\.\d+)*\s*节",
-)]
+)] + [re.compile(re.escape(phrase)) for phrase in ALLOWED_PHRASES]
 TYPED_NUMBER = re.compile(
     r"(?<![\w.])\d+(?:\.\d+)?\s?%"                           # 0.27 %, 40%
     r"|(?<![\w.])\d+(?:\.\d+)?\s?×(?!\s?\d)"                  # 12× (not 3×3, a size)
@@ -164,13 +164,10 @@ TYPED_NUMBER = re.compile(
 )
 
 
-def typed_numbers(markdown: str) -> list[str]:
+def typed_numbers(text: str) -> list[str]:
     """The hand-typed numbers in one Markdown cell, each with a little context."""
-    text = markdown
-    for pattern in UNTYPED:
+    for pattern in UNTYPED:  # then ALLOWED_PHRASES
         text = pattern.sub(" ", text)
-    for phrase in ALLOWED_PHRASES:
-        text = text.replace(phrase, " ")
     return [text[max(0, m.start() - 30):m.end() + 10].strip() for m in TYPED_NUMBER.finditer(text)]
 
 

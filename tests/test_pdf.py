@@ -1,8 +1,5 @@
-"""tools.pdf on a tiny two-page site, so that these tests need no site build. Printing needs
-Chromium: without it that test skips and says why (under CI it must run). The book's own
-PDFs are checked in tests/test_site.py."""
-
-from __future__ import annotations
+"""tools.pdf on a tiny two-page site, so that these tests need no site build (the book's own
+PDFs: tests/test_site.py)."""
 
 from pathlib import Path
 
@@ -60,11 +57,9 @@ def test_prints_two_pages_with_internal_links(tmp_path: Path) -> None:
     pdf = out.read_bytes()
     assert n == page_count(pdf) == 2  # each page of the site starts a new sheet
     # The link from A to B's section is inside the PDF, not to the local server;
-    # the link to another file of the site is gone.
-    assert b"127.0.0.1" not in pdf
-    assert b"/URI" not in pdf
-    assert b"/Dest" in pdf
-    assert b"/Outlines" in pdf  # bookmarks from the headings
+    # the link to another file of the site is gone. Bookmarks from the headings.
+    assert b"127.0.0.1" not in pdf and b"/URI" not in pdf
+    assert b"/Dest" in pdf and b"/Outlines" in pdf
 
 
 def test_no_pages_or_no_chromium_is_named(

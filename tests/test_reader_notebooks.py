@@ -1,10 +1,5 @@
 """The reader-ready notebooks that `make book` writes (book/_ext/reader_notebooks.py) from
-each page as Sphinx resolved it, read from the built site: plain Markdown that says what the
-page says, with its numbers and folded solutions, the book's code, Chinese in the Chinese
-edition, the branch layout the launch buttons open, and a copy that runs in a fresh kernel.
-"""
-
-from __future__ import annotations
+each page as Sphinx resolved it, read from the built site."""
 
 import html
 import re
@@ -19,7 +14,7 @@ from docutils.utils import new_document
 from nbclient import NotebookClient
 from reader_notebooks import RECORD, Page, ReaderNotebookError, escape
 
-from tools.notebooks import BUDGET_S, book_notebooks, head_commit, setup_cell_source
+from tools.notebooks import BUDGET_S, book_notebooks, code_cells, head_commit, setup_cell_source
 
 NOTEBOOKS = book_notebooks()
 BRANCH = SITE / "_notebooks"  # pushed as is to the reader-notebooks branch
@@ -58,8 +53,7 @@ def test_copy_says_what_the_page_says_with_the_books_code(edition: str, source: 
         assert len(re.findall(r"^#+ 小结|^\*\*小结", text, re.M)) <= 1, "the summary once"
     else:
         assert "Solution to Exercise" in text or "**Exercise" not in text
-    original = [c for c in nbformat.read(source, as_version=4).cells if c.cell_type == "code"]
-    code = [c for c in nb.cells if c.cell_type == "code"]
+    original, code = code_cells(nbformat.read(source, as_version=4)), code_cells(nb)
     # the copy pins the commit it is made from, whose pr_utils made the outputs
     assert code[0].source == setup_cell_source(head_commit()), "setup cell pinned"
     for before, after in zip(original[1:], code[1:], strict=True):

@@ -1,10 +1,4 @@
-"""Browser test of the built site (after `make book`): every page opens in headless Chromium
-with its equations typeset (no raw `$$` left), every image loaded, its Colab button, language
-switch and internal links right; one page's screenshot goes to `_build/screenshots/` for
-review. Both editions' PDFs (tools/pdf.py), linked from their intro pages, hold the whole book.
-Under CI it must run; without Chromium or a built site it skips and says why."""
-
-from __future__ import annotations
+"""Every page of the built site (`make book`) in headless Chromium, and both editions' PDFs."""
 
 import re
 from collections.abc import Iterator
@@ -16,29 +10,28 @@ from common import CJK, ROOT, SITE, built, unavailable
 from playwright.sync_api import Browser, Page
 
 from tools import pdf
+from tools.notebooks import book_notebooks
 
 pytestmark = pytest.mark.site
 
 ZH = "zh"  # the Chinese edition's folder (tools/i18n.py)
-REDIRECT = re.compile(r'http-equiv="refresh" content="0; url=([^"]+)"', re.I)
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+REDIRECT = re.compile(r'http-equiv="refresh" content="0; url=([^"]+)"', re.I)
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
 COLAB = "https://colab.research.google.com/github/{}/blob/{}/".format(
     urlparse(CONFIG["repository"]["url"]).path.strip("/"),
     CONFIG["sphinx"]["config"]["reader_notebooks_branch"])
-# Site page -> notebook in the repository, for every notebook of the book.
-NOTEBOOKS = {str(nb.relative_to(ROOT).with_suffix(".html")): str(nb.relative_to(ROOT))
-             for nb in (ROOT / "book").rglob("*.ipynb") if ".ipynb_checkpoints" not in nb.parts}
+NOTEBOOKS = {str(nb.with_suffix(".html")): str(nb) for nb in
+             (p.relative_to(ROOT) for p in book_notebooks())}
+PAGES = sorted(str(p.relative_to(SITE)) for p in SITE.rglob("*.html") if "_static" not in p.parts)
 NO_FONT = "no Chinese font installed (`fc-list :lang=zh` is empty): install Debian's fonts-noto-cjk"
 
-# Visible text outside code, maths and scripts: where a raw `$$` would be a bug.
 VISIBLE_TEXT_JS = """() => {
   const body = document.body.cloneNode(true);
   body.querySelectorAll('pre, code, script, style, mjx-container, textarea')
     .forEach(x => x.remove());
   return body.textContent;
 }"""
-# The article's prose blocks, without code, maths, cell outputs and citations.
 ARTICLE_BLOCKS_JS = """() => {
   const skip = 'pre, code, .math, mjx-container, .cell_output, .output, script, style, '
              + '.bibliography, .citation, .cell_input';
@@ -69,14 +62,8 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    page = browser.new_page()
-    yield page
-    page.close()
-
-
-def pages() -> list[str]:
-    html = (p for p in SITE.rglob("*.html") if "_static" not in p.parts)
-    return sorted(str(p.relative_to(SITE)) for p in html) or ["index.html"]
+    with browser.new_page() as page:
+        yield page
 
 
 def resolves(href: str, base_url: str) -> bool:
@@ -90,9 +77,18 @@ def resolves(href: str, base_url: str) -> bool:
     return f'id="{fragment}"' in html or f'name="{fragment}"' in html
 
 
-def check_typeset(page: Page) -> None:
-    """MathJax (the site's own copy, so offline) has typeset every math element; every image
-    loaded."""
+@pytest.mark.parametrize("page_path", PAGES or ["index.html"])
+def test_page(page: Page, base_url: str, page_path: str) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    if redirect := REDIRECT.search((SITE / page_path).read_text(encoding="utf-8")):
+        target = redirect.group(1)  # the root index.html only forwards to the first page
+        assert (SITE / page_path).parent.joinpath(target).is_file(), f"redirect to {target}"
+        page.goto(base_url + page_path)
+        page.wait_for_url(f"**/{target}")
+        return
+    page.goto(base_url + page_path, wait_until="load")
+    # MathJax (the site's own copy, so offline) typeset every math element; every image loaded.
     if page.locator(".math").count():
         page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
         page.evaluate("() => MathJax.startup.promise")
@@ -105,22 +101,7 @@ def check_typeset(page: Page) -> None:
                            ".filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
     assert not broken, f"images that did not load: {broken}"
 
-
-@pytest.mark.parametrize("page_path", pages())
-def test_page(page: Page, base_url: str, page_path: str) -> None:
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    if redirect := REDIRECT.search((SITE / page_path).read_text(encoding="utf-8")):
-        target = redirect.group(1)  # the root index.html only forwards to the first page
-        assert (SITE / page_path).parent.joinpath(target).is_file(), f"redirect to {target}"
-        page.goto(base_url + page_path)
-        page.wait_for_url(f"**/{target}")
-        return
-    page.goto(base_url + page_path, wait_until="load")
-    check_typeset(page)
-
-    # Colab button on notebook pages (both editions): the reader-ready copy of this
-    # notebook, on the branch CI publishes from _build/html/_notebooks.
+    # Colab opens the reader-ready copy, on the branch CI publishes from _build/html/_notebooks.
     hrefs: list[str] = page.evaluate("() => Array.from(document.links).map(a => a.href)")
     colab = [h for h in hrefs if h.startswith("https://colab.research.google.com/")]
     english_path = page_path.removeprefix(f"{ZH}/")
@@ -132,13 +113,11 @@ def test_page(page: Page, base_url: str, page_path: str) -> None:
     else:
         assert not colab, "a Colab button on a page that is no notebook"
 
-    # Language switch: the same page in the other edition.
     if english_path not in ("search.html", "genindex.html"):
         other = english_path if chinese else f"{ZH}/{page_path}"
         assert base_url + other in hrefs, f"no language switch to {other}"
 
-    # The Chinese edition reads in Chinese: no paragraph, list item, heading or
-    # caption of the article is English (code, maths, outputs, references aside).
+    # The Chinese edition's article is Chinese (code, maths, outputs, references aside).
     if chinese and english_path.startswith("book/") and "bibliography" not in english_path:
         blocks: list[str] = page.evaluate(ARTICLE_BLOCKS_JS)
         english = [b for b in blocks if not CJK.search(b) and len(LATIN_WORD.findall(b)) >= 5]
@@ -153,7 +132,6 @@ def test_page(page: Page, base_url: str, page_path: str) -> None:
 
 @pytest.mark.parametrize("edition", ["", ZH])
 def test_pdf_of_each_edition(edition: str) -> None:
-    """`make book` prints each edition into its own book.pdf, which its intro page links to."""
     built()
     site, book = SITE / edition, SITE / edition / "book.pdf"
     if not (SITE / "book.pdf").is_file():
@@ -177,9 +155,8 @@ def test_pdf_of_each_edition(edition: str) -> None:
 
 @pytest.mark.parametrize("path", [f"{ZH}/book/intro.html", "book/glossary.html"])
 def test_chinese_text_renders_in_a_chinese_font(page: Page, base_url: str, path: str) -> None:
-    """The Chinese edition's title and the English pages' Chinese terms are drawn with
-    glyphs of an installed Chinese font, not as empty boxes (Chromium's own account of
-    the fonts it used, through the DevTools protocol)."""
+    """Chinese text is drawn with an installed Chinese font, not as boxes (Chromium's own account
+    of the fonts it used, through the DevTools protocol)."""
     if not (families := pdf.cjk_fonts()):
         unavailable(NO_FONT)
     page.goto(base_url + path, wait_until="load")
