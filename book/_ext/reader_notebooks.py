@@ -96,6 +96,9 @@ class Page:
             text = f"<details>\n<summary>{self.solution}</summary>\n\n{text}\n\n</details>"
         if text:
             self.cells.append(nbformat.v4.new_markdown_cell(text))
+            source = self.nb.cells[self.cell - 1] if self.cell else {}  # (index + 1) * 10000
+            if "slideshow" in source.get("metadata", {}):  # book/_ext/slides.py reads it
+                self.cells[-1].metadata["slideshow"] = dict(source["metadata"]["slideshow"])
         self.blocks = []
 
     def add(self, block: str, node: nodes.Node) -> None:
