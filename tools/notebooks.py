@@ -33,7 +33,7 @@ CELL_TIMEOUT_S = 600
 BUDGET_S = 60  # per notebook, on 2 CPU cores
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 COLAB_GPU = {"accelerator": "GPU", "colab": {"gpuType": "T4", "provenance": []}}
-CELL_METADATA_KEEP = ("tags", "mystnb", "editable", "deletable")
+CELL_METADATA_KEEP = ("tags", "mystnb", "editable", "deletable", "slideshow")  # slideshow: decks
 
 SETUP_CELL = '''\
 # Setup, the same first cell in every notebook. Where this book's helpers (pr_utils)
