@@ -23,7 +23,9 @@ COLAB = "https://colab.research.google.com/github/{}/blob/{}/".format(
     CONFIG["sphinx"]["config"]["reader_notebooks_branch"])
 NOTEBOOKS = {str(nb.with_suffix(".html")): str(nb) for nb in
              (p.relative_to(ROOT) for p in book_notebooks())}
-PAGES = sorted(str(p.relative_to(SITE)) for p in SITE.rglob("*.html") if "_static" not in p.parts)
+# the book's pages; the slide decks are tested by tests/test_slides.py
+PAGES = sorted(str(p.relative_to(SITE)) for p in SITE.rglob("*.html")
+               if not {"_static", "slides"} & set(p.parts))
 NO_FONT = "no Chinese font installed (`fc-list :lang=zh` is empty): install Debian's fonts-noto-cjk"
 
 VISIBLE_TEXT_JS = """() => {
