@@ -284,3 +284,11 @@ def test_voxel_losses_and_gradients_agree_with_torch(open_figure: Any, edition: 
             assert s["d" + name] == pytest.approx(grad[0, 1, 0].item(), rel=1e-9), name
         curves.add(s["d"])
     assert len(curves) == 4  # every setting drew another gradient curve
+
+
+@pytest.mark.parametrize("edition", EDITIONS)
+def test_print_shows_the_static_figure_instead(open_figure: Any, edition: str) -> None:
+    fig = open_figure(edition, "ch1_3_gaussian_processes", "gp")
+    fig.page.emulate_media(media="print")  # as tools.pdf prints the book
+    assert fig.page.eval_on_selector(fig.selector, "e => getComputedStyle(e).display") == "none"
+    assert fig.page.eval_on_selector_all(".cell_output img", "imgs => imgs.length") >= 4
