@@ -61,17 +61,8 @@ pdf: install
 	$(BIN)/python -m tools.pdf --site _build/html
 	$(BIN)/python -m tools.pdf --site _build/html/zh
 
-## make test: install, build the site, lint, unit and browser tests, re-run every notebook.
-## The fresh-environment test (marker `install`: two minutes, mostly pip on one core) runs
-## beside the site build and lint, which leave the second core idle.
-test: install
-	mkdir -p _build
-	$(BIN)/python -m pytest tests -q -m install > _build/install-test.log 2>&1 & pid=$$!; \
-	  $(MAKE) --no-print-directory book lint && built=0 || built=$$?; \
-	  wait $$pid && tested=0 || tested=$$?; cat _build/install-test.log; \
-	  test $$built = 0 && test $$tested = 0
-	$(BIN)/python -m pytest tests -n 2 -m "not install"
-	$(MAKE) --no-print-directory nbval
+## make test: install, build the site, lint, unit and browser tests, re-run every notebook
+test: book lint unit nbval
 
 lint: install
 	$(BIN)/ruff check pr_utils tests tools book
