@@ -26,8 +26,8 @@ LOCK := pr_utils/resources/requirements.lock
 $(BIN)/.installed: pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -c $(LOCK) -e ".[book,test]"
+	$(BIN)/python -m pip install --quiet --no-compile $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
+	$(BIN)/python -m pip install --quiet --no-compile -c $(LOCK) -e ".[book,test]"
 	touch $@
 
 install: $(BIN)/.installed
@@ -47,8 +47,8 @@ lock: install
 book: install
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
 	$(BIN)/python -m tools.i18n build --site _build/html
-	$(BIN)/python -m tools.pdf --site _build/html --skip-without-chromium
-	$(BIN)/python -m tools.pdf --site _build/html/zh --skip-without-chromium
+	$(BIN)/python -m tools.pdf --site _build/html --skip-without-chromium & pid=$$!; \
+	  $(BIN)/python -m tools.pdf --site _build/html/zh --skip-without-chromium; wait $$pid
 	@echo "Site built: open $(CURDIR)/_build/html/index.html"
 
 ## make translations: after editing English text, bring the Chinese catalogues
