@@ -15,9 +15,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from common import SITE, unavailable
-
-from tools.pdf import CHROMIUM_ARGS, chromium_path, serve
+from playwright.sync_api import Browser
 
 pytestmark = pytest.mark.site
 EDITIONS = ["", "zh/"]
@@ -56,31 +54,15 @@ class Figure:
         return self.page.eval_on_selector(self.selector, "el => el.innerText")  # type: ignore[no-any-return]
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not (SITE / "index.html").is_file():
-        unavailable("the site is not built: run `make book` first")
-    executable = chromium_path()
-    if executable is None:
-        unavailable("no Chromium on this machine")
-    from playwright.sync_api import sync_playwright
-
-    with serve(SITE) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        browser.base_url = url
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def open_figure(browser: Any) -> Iterator[Any]:
+def open_figure(browser: Browser, base_url: str) -> Iterator[Any]:
     """open_figure(edition, page, kind): the figure, on a page that may not leave the site."""
     pages, errors, foreign = [], [], []
 
     def opener(edition: str, name: str, kind: str) -> Figure:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         pages.append(page)
-        host = urlparse(browser.base_url).netloc
+        host = urlparse(base_url).netloc
 
         def route(r: Any) -> None:
             if urlparse(r.request.url).netloc in (host, ""):
@@ -91,7 +73,7 @@ def open_figure(browser: Any) -> Iterator[Any]:
 
         page.route("**/*", route)
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"{browser.base_url}/{edition}book/{name}.html")
+        page.goto(f"{base_url}{edition}book/{name}.html")
         return Figure(page, kind)
 
     yield opener

@@ -47,21 +47,6 @@ ARTICLE_BLOCKS_JS = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    built()
-    with pdf.serve(SITE) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if pdf.chromium_path() is None:
-        unavailable("Chromium not found: install Debian's `chromium` package to run this test")
-    with pdf.chromium() as b:
-        yield b
-
-
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     with browser.new_page() as page:

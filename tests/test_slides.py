@@ -4,13 +4,9 @@ per deck to `_build/screenshots/`. Under CI it must run; elsewhere it may skip, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from common import ROOT, SITE, unavailable
+from common import ROOT, SITE, built
 from playwright.sync_api import Browser
-
-from tools import pdf
 
 pytestmark = pytest.mark.site
 
@@ -46,27 +42,12 @@ WALK_JS = """async () => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    if not (SITE / "slides").is_dir():
-        unavailable("the slides are not built: run `make book` first")
-    with pdf.serve(SITE) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if pdf.chromium_path() is None:
-        unavailable("Chromium not found: install Debian's `chromium` package to run this test")
-    with pdf.chromium() as b:
-        yield b
-
-
 @pytest.mark.parametrize("chapter", CHAPTERS)
 @pytest.mark.parametrize("edition", EDITIONS)
 def test_deck_fits_typesets_and_works_offline(browser: Browser, base_url: str, edition: str,
                                               chapter: int) -> None:
     prefix = EDITIONS[edition]
+    built(SITE / prefix / "slides" / f"ch{chapter}.html")
     first = min((ROOT / "book").glob(f"ch{chapter}_*.ipynb")).with_suffix(".html").name
     html = (SITE / prefix / "book" / first).read_text(encoding="utf-8")
     assert f'href="../slides/ch{chapter}.html"' in html, f"{first} does not link its deck"
