@@ -67,14 +67,18 @@ def widget(kind: str, data: dict[str, Any]) -> HTML:
     )
 
 
-def slider_values(figure: HTML) -> dict[str, np.ndarray]:
-    """The values each slider of ``figure`` offers, by name: what the reader can set."""
+def figure_data(figure: HTML) -> dict[str, Any]:
+    """The data ``figure`` embeds (labels and controls included), as its page reads them."""
     html = figure.data if isinstance(figure, HTML) else None
     match = re.search(r'<script type="application/json">(.*?)</script>', html or "", re.S)
     if match is None:
         raise TypeError("figure must be an interactive figure returned by pr_utils.explore")
-    data = json.loads(match[1].replace("<\\/", "</"))
-    return {c["name"]: np.asarray(c["values"]) for c in data.get("controls", [])}
+    return json.loads(match[1].replace("<\\/", "</"))  # type: ignore[no-any-return]
+
+
+def slider_values(figure: HTML) -> dict[str, np.ndarray]:
+    """The values each slider of ``figure`` offers, by name: what the reader can set."""
+    return {c["name"]: np.asarray(c["values"]) for c in figure_data(figure).get("controls", [])}
 
 
 def gp_explorer(x: Any, y: Any, order: Any, x_star: Any, *, lengthscale: float = 5.0,

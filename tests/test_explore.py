@@ -14,16 +14,13 @@ import pytest
 from pr_utils import explore
 
 
-def payload(html: str) -> dict:
-    return json.loads(re.search(r'<script type="application/json">(.*?)</script>', html, re.S)[1])
-
-
 def test_a_figure_is_self_contained_and_the_same_on_every_run() -> None:
-    html = explore.conditioning_explorer(rho=0.5, y1=-1.0).data
+    figure = explore.conditioning_explorer(rho=0.5, y1=-1.0)
+    html = figure.data
     assert html == explore.conditioning_explorer(rho=0.5, y1=-1.0).data  # nbval compares it
     assert "PRExplore.register('bivariate'" in html and "@media print" in html
     assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing from another host
-    data = payload(html)
+    data = explore.figure_data(figure)
     rho = next(c for c in data["controls"] if c["name"] == "rho")
     assert rho["values"][rho["index"]] == pytest.approx(0.5)
     assert rho["label"] == {"en": "correlation ρ", "zh": "相关系数 ρ"}  # from labels.json
@@ -40,8 +37,9 @@ def test_every_figure_has_its_script_and_both_languages() -> None:
 
 
 def test_data_that_could_close_the_script_tag_is_escaped() -> None:
-    html = explore.gp_explorer([0.0, 1.0], [0.0, 1.0], [1, 0], [0.0, 1.0], xlabel="</script>").data
-    assert "</script>x" not in html and payload(html)["xlabel"] == "</script>"
+    figure = explore.gp_explorer([0.0, 1.0], [0.0, 1.0], [1, 0], [0.0, 1.0], xlabel="</script>")
+    html = figure.data
+    assert "</script>x" not in html and explore.figure_data(figure)["xlabel"] == "</script>"
 
 
 def test_bad_input_is_refused_with_a_clear_error() -> None:
@@ -88,7 +86,7 @@ def test_threshold_figure_embeds_the_quantised_map_and_monai_hd95() -> None:
     prob[5:15, 4:14] = np.linspace(0.0, 0.9, 10)[:, None]  # nothing at 0.95
     truth = np.zeros((30, 24), dtype=bool)
     truth[10:14, 6:9] = True
-    data = payload(explore.threshold_explorer(image, prob, truth, spacing=(1.0, 2.0)).data)
+    data = explore.figure_data(explore.threshold_explorer(image, prob, truth, spacing=(1.0, 2.0)))
     rows, cols = data["shape"]
     assert (rows, cols) == (18, 24) and data["spacing"] == [2.0, 1.0]  # rotated, then cropped
     k = np.frombuffer(base64.b64decode(data["probability"]), dtype=np.uint8).reshape(rows, cols)
