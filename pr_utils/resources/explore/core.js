@@ -9,7 +9,6 @@
   if (window.PRExplore) return;
   const SVG = 'http://www.w3.org/2000/svg';
   const kinds = {};
-  const pending = [];
   const zh = () => /^zh/i.test(document.documentElement.lang || '');
   const t = (s) => (s && typeof s === 'object' ? (zh() && s.zh) || s.en : String(s));
 
@@ -24,8 +23,6 @@
 
   function linear(d0, d1, r0, r1) {
     const f = (v) => r0 + ((v - d0) / (d1 - d0)) * (r1 - r0);
-    f.invert = (p) => d0 + ((p - r0) / (r1 - r0)) * (d1 - d0);
-    f.domain = [d0, d1];
     return f;
   }
 
@@ -99,7 +96,7 @@
   function mount(id) {
     const root = document.getElementById(id);
     const kind = root && kinds[root.dataset.kind];
-    if (!kind) { pending.push(id); return; }
+    if (!kind) throw new Error(`no interactive figure of kind ${root && root.dataset.kind}`);
     const data = JSON.parse(root.querySelector('script[type="application/json"]').textContent);
     root.querySelectorAll('.pr-title, .pr-figure, .pr-controls, .pr-readouts, .pr-hint').forEach((e) => e.remove());
     if (data.title) make(root, 'div', { class: 'pr-title' }, t(data.title));
@@ -118,8 +115,7 @@
 
   function register(name, init) {
     kinds[name] = init;
-    pending.splice(0).forEach(mount);
   }
 
-  window.PRExplore = { register, mount, linear, ticks, fmt };
+  window.PRExplore = { register, mount };
 })();
