@@ -14,6 +14,7 @@ paths or versions, the plain kernelspec), so that a diff shows only what changed
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -31,6 +32,7 @@ from tools import ROOT
 
 CELL_TIMEOUT_S = 600
 BUDGET_S = 60  # per notebook, on 2 CPU cores
+SECONDS = ROOT / "tools" / "notebook_seconds.json"  # `make benchmark` writes, `make nbval` reads
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 COLAB_GPU = {"accelerator": "GPU", "colab": {"gpuType": "T4", "provenance": []}}
 CELL_METADATA_KEEP = ("tags", "mystnb", "editable", "deletable", "slideshow")  # slideshow: decks
@@ -133,6 +135,14 @@ def book_notebooks() -> list[Path]:
                   if ".ipynb_checkpoints" not in p.parts)
 
 
+def slowest_first(paths: list[Path]) -> list[Path]:
+    """``paths`` by their last ``make benchmark`` time, unmeasured and slowest first: two
+    workers that take the longest notebooks first finish together (tools.portability)."""
+    seconds = json.loads(SECONDS.read_text(encoding="utf-8")) if SECONDS.is_file() else {}
+    return sorted(paths, key=lambda p: -seconds.get(p.resolve().relative_to(ROOT).as_posix(),
+                                                     float("inf")))
+
+
 def code_cells(nb: nbformat.NotebookNode) -> list[Any]:
     return [c for c in nb.cells if c.cell_type == "code"]
 
@@ -231,6 +241,10 @@ def benchmark(paths: list[Path], top: int = 0) -> int:
     for name, seconds in rows:
         print(f"{name:<{width}}  {seconds:7.1f}  {'ok' if seconds <= BUDGET_S else 'OVER'}")
     print(f"{'total':<{width}}  {sum(s for _, s in rows):7.1f}")
+    known = json.loads(SECONDS.read_text(encoding="utf-8")) if SECONDS.is_file() else {}
+    known = {name: s for name, s in known.items() if (ROOT / name).is_file()}  # pages removed
+    SECONDS.write_text(json.dumps(known | {name: round(s, 1) for name, s in rows}, indent=1,
+                                  sort_keys=True) + "\n", encoding="utf-8")
     return int(any(s > BUDGET_S for _, s in rows))
 
 

@@ -13,12 +13,13 @@ every dependency that ``pyproject.toml`` allows (its ``>=`` bounds as constraint
 ``newest`` in ``.venv-newest``, upgraded eagerly to the newest releases pip may install.
 Configurations combine with ``+``: ``threads1+offline --workers 2`` is ``make nbval``
 (so ``make test`` and CI), two notebooks at a time (pytest-xdist, each notebook whole on
-one worker). Where there is no network namespace, ``offline`` says so and runs with the
-network, except under ``CI``. ``oldest`` keeps torch at the CPU build the Makefile
-installs (``tools.TORCH``: PyPI's older Linux builds are CUDA builds of several GB);
-``newest`` upgrades it too (to a CUDA build, run on the CPU), which is why neither is
-part of CI. With several configurations each run's log goes to ``_build/portability/``
-and a table of results and wall times is printed; with one, pytest reports as usual.
+one worker, the slowest first: ``tools.notebooks.slowest_first``). Where there is no
+network namespace, ``offline`` says so and runs with the network, except under ``CI``.
+``oldest`` keeps torch at the CPU build the Makefile installs (``tools.TORCH``: PyPI's
+older Linux builds are CUDA builds of several GB); ``newest`` upgrades it too (to a CUDA
+build, run on the CPU), which is why neither is part of CI. With several configurations
+each run's log goes to ``_build/portability/`` and a table of results and wall times is
+printed; with one, pytest reports as usual.
 """
 
 from __future__ import annotations
@@ -108,8 +109,19 @@ def command_for(parts: list[str], workers: int = 1,
             python = build_venv(part)
         else:
             raise SystemExit(f"unknown configuration {part!r}; choose from {', '.join(CONFIGS)}")
-    parallel = ["-n", str(workers), "--dist", "loadfile"] if workers > 1 else []
-    return [*prefix, python, "-m", "pytest", *NBVAL, *parallel, *(paths or ["book"])], env
+    # each notebook whole on one worker, in the order given: the slowest first
+    parallel = ["-n", str(workers), "--dist", "loadfile", "--no-loadscope-reorder"]
+    return [*prefix, python, "-m", "pytest", *NBVAL, *parallel[:5 * (workers > 1)],
+            *notebooks(paths)], env
+
+
+def notebooks(paths: list[str] | None) -> list[str]:
+    """The notebooks in ``paths`` (files or folders; default: all of ``book/``), slowest first."""
+    from tools.notebooks import book_notebooks, slowest_first
+
+    found = [n for p in (ROOT / p for p in paths) for n in
+             (sorted(p.rglob("*.ipynb")) if p.is_dir() else [p])] if paths else book_notebooks()
+    return [str(n.relative_to(ROOT)) for n in slowest_first(list(dict.fromkeys(found)))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"{', '.join(CONFIGS)}, or several joined by '+'")
     parser.add_argument("--workers", type=int, default=1,
                         help="notebooks run at once (pytest-xdist); use with threads1")
-    parser.add_argument("--paths", nargs="+", default=["book"], help="notebooks or folders")
+    parser.add_argument("--paths", nargs="+", help="notebooks or folders (default: book/)")
     args = parser.parse_args(argv)
     LOGS.mkdir(parents=True, exist_ok=True)
     rows, failed = [], False
