@@ -69,7 +69,7 @@ lint: install
 	$(BIN)/mypy  # pr_utils and tools (pyproject.toml)
 
 unit: install
-	$(BIN)/python -m pytest tests -n 2
+	$(BIN)/python -m pytest tests -n 2 --dist worksteal
 
 ## make check: the edit loop (CONTRIBUTING.md): lint, the unit tests that need neither the
 ## built site nor a fresh environment, two at a time, and `make nbval` on the notebooks
@@ -77,7 +77,7 @@ unit: install
 CHANGED = $(shell { git diff --name-only --diff-filter=d $$(git merge-base HEAD main 2>/dev/null || echo HEAD) \
 	-- 'book/*.ipynb'; git ls-files --others --exclude-standard -- 'book/*.ipynb'; } | sort -u)
 check: lint
-	$(BIN)/python -m pytest tests -n 2 -m "not site and not install"
+	$(BIN)/python -m pytest tests -n 2 --dist worksteal -m "not site and not install"
 	$(if $(strip $(CHANGED)),$(BIN)/python -m tools.portability threads1+offline --workers 2 \
 		--paths $(CHANGED),@echo "no notebook changed since main")
 
