@@ -61,8 +61,11 @@ pdf: install
 	$(BIN)/python -m tools.pdf --site _build/html
 	$(BIN)/python -m tools.pdf --site _build/html/zh
 
-## make test: install, build the site, lint, unit and browser tests, re-run every notebook
-test: book lint unit nbval
+## make test: install, build the site and lint (at once: the site build is mostly one
+## process), unit and browser tests, re-run every notebook
+test: install
+	$(MAKE) --no-print-directory lint & lint=$$!; $(MAKE) --no-print-directory book; wait $$lint
+	$(MAKE) --no-print-directory unit nbval
 
 lint: install
 	$(BIN)/ruff check pr_utils tests tools book
