@@ -1,6 +1,5 @@
 """The authoring tools: the setup cell, what `make execute` writes, portability, margins."""
 
-import json
 import re
 from math import inf
 
@@ -67,7 +66,7 @@ def test_portability_configurations_and_the_oldest_constraints() -> None:
     cmd, env = portability.command_for(["threads4", "offline"], 2, ["book", "book/x.ipynb"])
     assert cmd[:2] == ["unshare", "-n"] and env["MKL_NUM_THREADS"] == "4"
     files = cmd[cmd.index("--no-loadscope-reorder") + 1:]  # slowest first, by make benchmark:
-    times = [json.loads(notebooks.SECONDS.read_text()).get(f, inf) for f in files]
+    times = [notebooks.recorded_seconds().get(f, inf) for f in files]
     assert times == sorted(times, reverse=True) and times[files.index("book/x.ipynb")] == inf
     assert len(files) == len(notebooks.book_notebooks()) + 1 and cmd[-len(files) - 2] == "loadfile"
     with pytest.raises(SystemExit, match="unknown configuration"):

@@ -129,16 +129,20 @@ def setup_cell_source(ref: str | None = None) -> str:
     return SETUP_CELL.replace("{requirement}", f"pr-utils @ git+{url}@{ref}")
 
 
-def book_notebooks() -> list[Path]:
-    """Every notebook under ``book/``, sorted."""
-    return sorted(p for p in (ROOT / "book").rglob("*.ipynb")
-                  if ".ipynb_checkpoints" not in p.parts)
+def book_notebooks(folder: Path = ROOT / "book") -> list[Path]:
+    """Every notebook under ``folder`` (default ``book/``), sorted."""
+    return sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+
+
+def recorded_seconds() -> dict[str, float]:
+    """Each notebook's last ``make benchmark`` time, by its path from the repository root."""
+    return json.loads(SECONDS.read_text(encoding="utf-8")) if SECONDS.is_file() else {}
 
 
 def slowest_first(paths: list[Path]) -> list[Path]:
     """``paths`` by their last ``make benchmark`` time, unmeasured and slowest first: two
     workers that take the longest notebooks first finish together (tools.portability)."""
-    seconds = json.loads(SECONDS.read_text(encoding="utf-8")) if SECONDS.is_file() else {}
+    seconds = recorded_seconds()
     return sorted(paths, key=lambda p: -seconds.get(p.resolve().relative_to(ROOT).as_posix(),
                                                      float("inf")))
 
@@ -241,8 +245,7 @@ def benchmark(paths: list[Path], top: int = 0) -> int:
     for name, seconds in rows:
         print(f"{name:<{width}}  {seconds:7.1f}  {'ok' if seconds <= BUDGET_S else 'OVER'}")
     print(f"{'total':<{width}}  {sum(s for _, s in rows):7.1f}")
-    known = json.loads(SECONDS.read_text(encoding="utf-8")) if SECONDS.is_file() else {}
-    known = {name: s for name, s in known.items() if (ROOT / name).is_file()}  # pages removed
+    known = {name: s for name, s in recorded_seconds().items() if (ROOT / name).is_file()}
     SECONDS.write_text(json.dumps(known | {name: round(s, 1) for name, s in rows}, indent=1,
                                   sort_keys=True) + "\n", encoding="utf-8")
     return int(any(s > BUDGET_S for _, s in rows))

@@ -110,9 +110,9 @@ def command_for(parts: list[str], workers: int = 1,
         else:
             raise SystemExit(f"unknown configuration {part!r}; choose from {', '.join(CONFIGS)}")
     # each notebook whole on one worker, in the order given: the slowest first
-    parallel = ["-n", str(workers), "--dist", "loadfile", "--no-loadscope-reorder"]
-    return [*prefix, python, "-m", "pytest", *NBVAL, *parallel[:5 * (workers > 1)],
-            *notebooks(paths)], env
+    parallel = (["-n", str(workers), "--dist", "loadfile", "--no-loadscope-reorder"]
+                if workers > 1 else [])
+    return [*prefix, python, "-m", "pytest", *NBVAL, *parallel, *notebooks(paths)], env
 
 
 def notebooks(paths: list[str] | None) -> list[str]:
@@ -120,7 +120,7 @@ def notebooks(paths: list[str] | None) -> list[str]:
     from tools.notebooks import book_notebooks, slowest_first
 
     found = [n for p in (ROOT / p for p in paths) for n in
-             (sorted(p.rglob("*.ipynb")) if p.is_dir() else [p])] if paths else book_notebooks()
+             (book_notebooks(p) if p.is_dir() else [p])] if paths else book_notebooks()
     return [str(n.relative_to(ROOT)) for n in slowest_first(list(dict.fromkeys(found)))]
 
 
